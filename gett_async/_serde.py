@@ -1,0 +1,156 @@
+"""The one cattrs converter: camelCase on the wire, snake_case in Python, UTC with ``Z``.
+
+- Unset (``None``) fields are omitted from request bodies.
+- A model's ``extra`` mapping is merged into its body (requests) and collects members Gett
+  sends that the model does not know yet (responses), so new fields never break parsing.
+- ``SomeEnum | str`` fields hold the enum member when known, else the plain string.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, TypeVar
+
+import attrs
+from cattrs import Converter
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import GettError, GettValidationError
+
+T = TypeVar("T")
+
+converter = Converter()
+
+
+def camel(name: str) -> str:
+    """``estimated_ready_at`` -> ``estimatedReadyAt``."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def format_datetime(value: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``; milliseconds only when present. Naive values are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise GettValidationError("datetime", "must be timezone-aware; a naive datetime is ambiguous")
+    utc = value.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+def parse_datetime(value: Any) -> datetime:
+    """Parse an ISO 8601 / RFC 3339 timestamp (``Z`` or offset); naive input is taken as UTC."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+converter.register_unstructure_hook(datetime, format_datetime)
+converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))
+
+
+def _has_extra(cls: type) -> bool:
+    return any(f.name == "extra" for f in attrs.fields(cls))
+
+
+def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
+    overrides = {
+        f.name: override(omit=True) if f.name == "extra" else override(rename=camel(f.name), omit_if_default=True)
+        for f in attrs.fields(cls)
+    }
+    attrs.resolve_types(cls)
+    plain = make_dict_unstructure_fn(cls, converter, **overrides)
+    if not _has_extra(cls):
+        return plain
+
+    def with_extra(obj: Any) -> dict[str, Any]:
+        body = plain(obj)
+        return {**obj.extra, **body} if obj.extra else body
+
+    return with_extra
+
+
+def _structure_factory(cls: type) -> Callable[[Any, Any], Any]:
+    overrides = {
+        f.name: override(omit=True) if f.name == "extra" else override(rename=camel(f.name))
+        for f in attrs.fields(cls)
+    }
+    attrs.resolve_types(cls)
+    plain = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+    known = {camel(f.name) for f in attrs.fields(cls)}
+    keeps_extra = _has_extra(cls)
+
+    def structure(data: Any, _: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+        obj = plain(data, cls)
+        if keeps_extra:
+            unknown = {k: v for k, v in data.items() if k not in known}
+            if unknown:
+                obj = attrs.evolve(obj, extra=unknown)
+        return obj
+
+    return structure
+
+
+converter.register_unstructure_hook_factory(attrs.has, _unstructure_factory)
+converter.register_structure_hook_factory(attrs.has, _structure_factory)
+
+
+def _union_args(tp: Any) -> tuple[Any, ...]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return typing.get_args(tp)
+    return ()
+
+
+def _is_enum_or_str(tp: Any) -> bool:
+    args = _union_args(tp)
+    return str in args and any(isinstance(a, type) and issubclass(a, Enum) for a in args)
+
+
+def _enum_or_str_factory(tp: Any) -> Callable[[Any, Any], Any]:
+    args = _union_args(tp)
+    enum = next(a for a in args if isinstance(a, type) and issubclass(a, Enum))
+    optional = type(None) in args
+
+    def structure(value: Any, _: Any) -> Any:
+        if value is None and optional:
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            if isinstance(value, str):
+                return value  # a value Gett added after this SDK was released
+            raise
+
+    return structure
+
+
+converter.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_factory)
+
+
+def encode(model: Any) -> bytes:
+    """Serialise a request model to compact JSON bytes, once."""
+    return json.dumps(converter.unstructure(model), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(body: bytes, cls: type[T]) -> T:
+    """Parse a JSON response body into ``cls``; a body that cannot be read raises GettError."""
+    try:
+        return converter.structure(json.loads(body), cls)
+    except Exception as exc:  # cattrs raises ClassValidationError groups; keep one message
+        raise GettError(f"could not parse {cls.__name__} from the response: {_first_cause(exc)}") from None
+
+
+def _first_cause(exc: BaseException) -> str:
+    while getattr(exc, "exceptions", None):  # an exception group (a backport on 3.10)
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,104 @@
+"""Pure input checks shared by every request builder: each refuses with GettValidationError.
+
+Limits that Gett does not document (text lengths) are our own guards, kept in `LIMITS`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from .errors import GettValidationError
+
+E = TypeVar("E", bound=Enum)
+
+#: Our own length guards (Gett documents none): long enough for any real value, short
+#: enough that a runaway string is caught before it costs a write from the rate budget.
+LIMITS = {"text": 1000, "url": 2048, "id": 128}
+
+# Path segments are interpolated into URLs: allow only characters that need no escaping.
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def uuid_id(field: str, value: object) -> str:
+    """Return ``value`` as a canonical lowercase UUID string; refuse anything else.
+
+    A UUID check also guards the URL path: ``../``, ``?`` or ``%2F`` cannot pass.
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise GettValidationError(field, f"must be a UUID string, got {type(value).__name__}")
+    if len(value) != 36:
+        raise GettValidationError(field, f"must be a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427, got {_show(value)}")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise GettValidationError(field, f"must be a UUID, got {_show(value)}") from None
+    return str(parsed)
+
+
+def path_segment(field: str, value: object) -> str:
+    """Return an id that is safe as one URL path segment (ids whose format Gett leaves unknown)."""
+    if not isinstance(value, str):
+        raise GettValidationError(field, f"must be a string, got {type(value).__name__}")
+    if not value or len(value) > LIMITS["id"] or not _SAFE_SEGMENT.fullmatch(value) or value in {".", ".."}:
+        raise GettValidationError(
+            field, f"must be 1-{LIMITS['id']} letters, digits or -_.~, got {_show(value)}"
+        )
+    return value
+
+
+def text(field: str, value: object, *, required: bool = True) -> str:
+    """Return a non-blank string of at most LIMITS['text'] characters."""
+    if not isinstance(value, str):
+        raise GettValidationError(field, f"must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise GettValidationError(field, "must not be blank")
+    if len(value) > LIMITS["text"]:
+        raise GettValidationError(field, f"is {len(value)} characters; at most {LIMITS['text']} are accepted")
+    return value
+
+
+def url(field: str, value: object) -> str:
+    """Return an absolute http(s) URL; refuse relative, other schemes and oversized ones."""
+    if not isinstance(value, str):
+        raise GettValidationError(field, f"must be a URL string, got {type(value).__name__}")
+    if len(value) > LIMITS["url"]:
+        raise GettValidationError(field, f"is {len(value)} characters; at most {LIMITS['url']} are accepted")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise GettValidationError(field, f"must be an absolute http(s) URL, got {_show(value)}")
+    return value
+
+
+def aware(field: str, value: object) -> datetime:
+    """Return a timezone-aware datetime; naive ones are refused (their instant is a guess)."""
+    if not isinstance(value, datetime):
+        raise GettValidationError(field, f"must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise GettValidationError(
+            field, "must be timezone-aware (e.g. datetime.now(timezone.utc)); a naive datetime is ambiguous"
+        )
+    return value
+
+
+def enum_member(field: str, enum: type[E], value: object, *, refuse: tuple[E, ...] = ()) -> E:
+    """Return the member of ``enum`` for a member or its wire string; refuse unknown values."""
+    try:
+        member = enum(value)
+    except ValueError:
+        known = ", ".join(str(m.value) for m in enum if m not in refuse)
+        raise GettValidationError(field, f"unknown value {_show(value)}; expected one of: {known}") from None
+    if member in refuse:
+        raise GettValidationError(field, f"{member.value!r} may not be sent")
+    return member
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."

@@ -1,0 +1,160 @@
+"""The exception hierarchy of gett-async.
+
+    GettError
+    ├── GettValidationError (also ValueError)   refused before any I/O
+    │   └── IllegalTransitionError               an order move the lifecycle forbids
+    ├── APIError                                 Gett answered with a non-2xx status
+    │   ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+    │   ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
+    │   └── RateLimitError 429, ServerError >= 500
+    └── APIConnectionError                       no answer at all
+        └── APITimeoutError
+
+No exception here ever holds the API key: messages are built from the method, the path
+template, the status and the problem body only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class GettError(Exception):
+    """Base class of every error raised by gett-async."""
+
+
+class GettValidationError(GettError, ValueError):
+    """Input refused before any request was sent; ``field`` names what was wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class IllegalTransitionError(GettValidationError):
+    """An order update the lifecycle table forbids; nothing was sent.
+
+    ``current`` is the acknowledged position, ``target`` the requested one and
+    ``allowed`` the moves that would have been legal from ``current``.
+    """
+
+    def __init__(self, current: str, target: str, allowed: Sequence[str], reason: str) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = tuple(allowed)
+        options = ", ".join(self.allowed) if self.allowed else "nothing (the order is closed)"
+        super().__init__(
+            "status",
+            f"cannot go from {current} to {target}: {reason}; allowed next: {options}",
+        )
+
+
+class APIError(GettError):
+    """Gett answered with an error status; the problem body's members are attributes."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_code: str | None = None,
+        category: str | None = None,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        detail: str | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+        attempts: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.category = category
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.attempts = attempts
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed or refused by a domain rule."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, wrong, expired or from the other environment."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such order, store or onboarding (or a malformed id on Gett's side)."""
+
+
+class ConflictError(APIError):
+    """409: the operation already happened or conflicts with the current state."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: validation failed on Gett's side; see ``errors``."""
+
+
+class RateLimitError(APIError):
+    """429: the organisation's rate limit is spent; ``retry_after`` says for how long."""
+
+
+class ServerError(APIError):
+    """5xx: Gett failed; retried by default."""
+
+
+class APIConnectionError(GettError):
+    """No HTTP answer: connection refused or dropped, DNS, TLS."""
+
+    def __init__(
+        self, message: str, *, attempts: int = 1, method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.method = method
+        self.path = path
+        self.retry_after: float | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within its timeout."""
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status (APIError itself for unlisted 4xx)."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, APIError)
