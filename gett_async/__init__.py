@@ -1,6 +1,11 @@
 """gett-async: an asyncio SDK for the Gett Commerce Partner API."""
 
+from ._paths import ApiPaths
+from ._ratelimit import HeaderRateLimitGate, RateLimitGate
+from ._retry import RetryBudget, RetryPolicy
+from ._session import Attempt
 from ._version import __version__
+from .client import GettClient
 from .errors import (
     APIConnectionError,
     APIError,
@@ -17,21 +22,64 @@ from .errors import (
     ServerError,
     UnprocessableEntityError,
 )
+from .models import (
+    Address,
+    CatalogSetNotification,
+    Onboarding,
+    OnboardingRequest,
+    OnboardingStatus,
+    OrderState,
+    OrderStatus,
+    OrderStatusUpdate,
+    PauseReason,
+    Problem,
+    Store,
+    StoreStatus,
+    StoreStatusUpdate,
+    StoreStatusValue,
+    StoreUpdate,
+)
+from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Address",
+    "ApiPaths",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "CatalogSetNotification",
     "ConflictError",
+    "GettClient",
     "GettError",
     "GettValidationError",
+    "HeaderRateLimitGate",
     "IllegalTransitionError",
     "NotFoundError",
+    "Onboarding",
+    "OnboardingFailedError",
+    "OnboardingRequest",
+    "OnboardingStatus",
+    "OnboardingTimeoutError",
+    "OrderState",
+    "OrderStatus",
+    "OrderStatusUpdate",
+    "PauseReason",
     "PermissionDeniedError",
+    "Problem",
     "RateLimitError",
+    "RateLimitGate",
+    "Receipt",
+    "RetryBudget",
+    "RetryPolicy",
     "ServerError",
+    "Store",
+    "StoreStatus",
+    "StoreStatusUpdate",
+    "StoreStatusValue",
+    "StoreUpdate",
     "UnprocessableEntityError",
     "__version__",
 ]

@@ -67,7 +67,7 @@ def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
         for f in attrs.fields(cls)
     }
     attrs.resolve_types(cls)
-    plain = make_dict_unstructure_fn(cls, converter, **overrides)
+    plain: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
     if not _has_extra(cls):
         return plain
 
@@ -84,7 +84,7 @@ def _structure_factory(cls: type) -> Callable[[Any, Any], Any]:
         for f in attrs.fields(cls)
     }
     attrs.resolve_types(cls)
-    plain = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+    plain: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
     known = {camel(f.name) for f in attrs.fields(cls)}
     keeps_extra = _has_extra(cls)
 
@@ -144,10 +144,26 @@ def encode(model: Any) -> bytes:
 
 def decode(body: bytes, cls: type[T]) -> T:
     """Parse a JSON response body into ``cls``; a body that cannot be read raises GettError."""
+    return decode_with(body, lambda data: converter.structure(data, cls), cls.__name__)
+
+
+def decode_optional(body: bytes, cls: type[T]) -> T | None:
+    """Like `decode`, for answers whose body is undocumented: no JSON object gives None."""
+    if not body.strip():
+        return None
     try:
-        return converter.structure(json.loads(body), cls)
-    except Exception as exc:  # cattrs raises ClassValidationError groups; keep one message
-        raise GettError(f"could not parse {cls.__name__} from the response: {_first_cause(exc)}") from None
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return decode_with(body, lambda _: converter.structure(data, cls), cls.__name__) if isinstance(data, dict) else None
+
+
+def decode_with(body: bytes, parse: Callable[[Any], T], what: str) -> T:
+    """Parse JSON ``body`` with ``parse``; any failure becomes one GettError naming ``what``."""
+    try:
+        return parse(json.loads(body))
+    except Exception as exc:  # cattrs raises exception groups; keep one readable message
+        raise GettError(f"could not parse {what} from the response: {_first_cause(exc)}") from None
 
 
 def _first_cause(exc: BaseException) -> str:

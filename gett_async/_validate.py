@@ -34,7 +34,7 @@ def uuid_id(field: str, value: object) -> str:
     if not isinstance(value, str):
         raise GettValidationError(field, f"must be a UUID string, got {type(value).__name__}")
     if len(value) != 36:
-        raise GettValidationError(field, f"must be a UUID like 1b4e28ba-2fa1-11d2-883f-0016d3cca427, got {_show(value)}")
+        raise GettValidationError(field, f"must be a UUID (36 characters), got {_show(value)}")
     try:
         parsed = uuid.UUID(value)
     except ValueError:

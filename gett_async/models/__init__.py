@@ -16,8 +16,8 @@ from .stores import (
 __all__ = [
     "Address",
     "CatalogSetNotification",
-    "OnboardingRequest",
     "Onboarding",
+    "OnboardingRequest",
     "OnboardingStatus",
     "OrderState",
     "OrderStatus",

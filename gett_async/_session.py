@@ -1,0 +1,395 @@
+"""The session manager: the only code that touches aiohttp.
+
+It owns (or borrows) one `aiohttp.ClientSession`, adds auth and identification headers,
+applies timeouts, waits at the rate-limit gate, retries through the one retry policy,
+turns problem+json answers into typed errors, logs one line per attempt and calls the
+per-attempt hook. Endpoint modules hand it an `ApiRequest` and get an `ApiResponse` back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import json
+import logging
+import platform
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import aiohttp
+import attrs
+import backoff
+
+from . import _retry
+from ._ratelimit import RateLimitGate
+from ._version import __version__
+from .errors import APIConnectionError, APIError, APITimeoutError, GettError, error_class_for
+
+logger = logging.getLogger("gett_async")
+
+#: Response headers that may appear in DEBUG logs; nothing else is logged.
+LOGGED_HEADERS = (
+    "Content-Type",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "X-Request-Id",
+)
+
+USER_AGENT = (
+    f"gett-async/{__version__} aiohttp/{aiohttp.__version__} "
+    f"{platform.python_implementation()}/{platform.python_version()}"
+)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=5.0, sock_connect=5.0, sock_read=25.0)
+
+
+@attrs.frozen(slots=True)
+class ApiRequest:
+    """One logical call, described by an endpoint module. ``template`` is for logs."""
+
+    method: str
+    path: str
+    template: str
+    body: bytes | None = None
+    params: Mapping[str, str] | None = None
+    write: bool = True
+
+
+@attrs.frozen(slots=True)
+class ApiResponse:
+    """A 2xx answer: status, headers and raw body, plus how many attempts it took."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    attempts: int = 1
+
+
+@attrs.frozen(slots=True)
+class Attempt:
+    """What the per-attempt hook receives after each HTTP attempt."""
+
+    method: str
+    path: str  # the path template, e.g. /v1/commerce/orders/{order_id}/status
+    attempt: int
+    status: int | None  # None when no answer arrived
+    duration: float  # seconds
+    request_id: str | None
+    error: GettError | None
+
+
+AttemptHook = Callable[[Attempt], "Awaitable[None] | None"]
+
+
+class _RedactedHeaders(dict[str, str]):
+    """Request headers whose repr never shows the key (tracebacks with locals print reprs)."""
+
+    def __repr__(self) -> str:
+        return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
+
+
+class _Call:
+    """Per logical call state shared across its attempts."""
+
+    __slots__ = ("attempts", "request", "timeout")
+
+    def __init__(self, request: ApiRequest, timeout: aiohttp.ClientTimeout | None) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.attempts = 0
+
+
+class Transport:
+    """Sends `ApiRequest`s with auth, timeouts, the gate, retries, logging and hooks."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: aiohttp.ClientTimeout | None,
+        retry: _retry.RetryPolicy,
+        gate: RateLimitGate,
+        session: aiohttp.ClientSession | None,
+        max_connections: int,
+        on_attempt: AttemptHook | None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None,
+        user_agent: str | None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry
+        self.gate = gate
+        self._session = session
+        self._owns_session = session is None
+        self._max_connections = max_connections
+        self._on_attempt = on_attempt
+        self._trace_configs = list(trace_configs or ())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        ua = USER_AGENT if not user_agent else f"{user_agent} {USER_AGENT}"
+        self._read_headers = _RedactedHeaders(
+            {"Authorization": f"Bearer {api_key}", "User-Agent": ua, "Accept": "application/json"}
+        )
+        self._write_headers = _RedactedHeaders(self._read_headers, **{"Content-Type": "application/json"})
+        self._budget = _retry.TokenBucket(retry.budget) if retry.budget is not None else None
+        self._send_with_retries = backoff.on_exception(
+            functools.partial(_retry.waits, retry),
+            (APIError, APIConnectionError),
+            max_tries=retry.max_retries + 1,
+            jitter=None,
+            giveup=self._give_up,
+            logger=None,
+        )(self._attempt)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _bind(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise GettError(
+                "this GettClient belongs to another event loop; create one client per loop "
+                "(a session cannot move between loops)"
+            )
+        if self._closed:
+            raise GettError("this GettClient is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=self._max_connections, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self.timeout or DEFAULT_TIMEOUT,
+                trace_configs=self._trace_configs or None,
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def open(self) -> None:
+        self._bind()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def unclosed(self) -> bool:
+        """True when we created a session that is still open (for the ResourceWarning)."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send(self, request: ApiRequest, *, timeout: aiohttp.ClientTimeout | None = None) -> ApiResponse:
+        """Send ``request`` with retries; return the 2xx answer or raise a GettError."""
+        self._bind()
+        call = _Call(request, timeout if timeout is not None else self.timeout)
+        response: ApiResponse = await self._send_with_retries(call)
+        if self._budget is not None:
+            self._budget.refund()
+        return response
+
+    async def sleep(self, seconds: float) -> None:
+        """The clock used by pollers (one place to fake it in tests)."""
+        await asyncio.sleep(seconds)
+
+    def _give_up(self, exc: Exception) -> bool:
+        if not _retry.is_retryable(exc):
+            return True
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None and asked > self.retry.max_retry_wait:
+            return True  # fail fast: the error carries retry_after for the caller to plan
+        return self._budget is not None and not self._budget.withdraw(exc)
+
+    async def _attempt(self, call: _Call) -> ApiResponse:
+        request = call.request
+        session = self._session
+        assert session is not None
+        if self._closed:
+            raise GettError("this GettClient is closed")
+        call.attempts += 1
+        kind = "write" if request.write else "read"
+        await self.gate.acquire(kind)
+        started = time.perf_counter()
+        headers: Mapping[str, str] | None = None
+        retry_after: float | None = None
+        try:
+            try:
+                async with session.request(
+                    request.method,
+                    self.base_url + request.path,
+                    data=request.body,
+                    params=request.params,
+                    headers=self._write_headers if request.write else self._read_headers,
+                    allow_redirects=False,
+                    timeout=call.timeout if call.timeout is not None else aiohttp.helpers.sentinel,
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    headers = resp.headers
+            except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                error: GettError = APITimeoutError(
+                    f"{request.method} {request.template} timed out ({type(exc).__name__})",
+                    attempts=call.attempts, method=request.method, path=request.template,
+                )
+                self._report(call, None, started, None, error)
+                raise error from None
+            except aiohttp.ClientError as exc:
+                error = APIConnectionError(
+                    f"{request.method} {request.template} failed: {type(exc).__name__}: {exc}",
+                    attempts=call.attempts, method=request.method, path=request.template,
+                )
+                self._report(call, None, started, None, error)
+                raise error from None
+            if status < 300:
+                request_id = headers.get("X-Request-Id")
+                self._report(call, status, started, request_id, None)
+                return ApiResponse(status, headers, body, call.attempts)
+            api_error = _problem_error(request, status, headers, body, call.attempts)
+            retry_after = api_error.retry_after
+            self._report(call, status, started, api_error.request_id, api_error)
+            raise api_error
+        finally:
+            self.gate.settle(kind, headers, retry_after)
+
+    def _report(
+        self, call: _Call, status: int | None, started: float, request_id: str | None,
+        error: GettError | None,
+    ) -> None:
+        duration = time.perf_counter() - started
+        request = call.request
+        if logger.isEnabledFor(logging.DEBUG if error is None else logging.INFO):
+            level = logging.DEBUG if error is None else logging.INFO
+            logger.log(
+                level,
+                "%s %s -> %s in %.1f ms (attempt %d, request_id=%s)%s",
+                request.method, request.template, status if status is not None else "no answer",
+                duration * 1000, call.attempts, request_id, _describe(error),
+            )
+        if self._on_attempt is not None:
+            result = self._on_attempt(
+                Attempt(request.method, request.template, call.attempts, status, duration, request_id, error)
+            )
+            if asyncio.iscoroutine(result):
+                # A hook may be async; it must not delay the request path, so it runs beside it.
+                task = asyncio.ensure_future(result)
+                _HOOK_TASKS.add(task)
+                task.add_done_callback(_HOOK_TASKS.discard)
+
+
+_HOOK_TASKS: set[asyncio.Future[Any]] = set()
+
+
+def _describe(error: GettError | None) -> str:
+    if error is None:
+        return ""
+    if isinstance(error, APIError):
+        return f" {type(error).__name__} {error.error_code or ''}".rstrip()
+    return f" {type(error).__name__}: {error}"
+
+
+def _problem_error(
+    request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes, attempts: int
+) -> APIError:
+    """Build the typed error from a non-2xx answer; any body (or none) still gives the class."""
+    problem: Mapping[str, Any] = {}
+    if body:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, Mapping):
+            problem = parsed
+    detail = _str(problem.get("detail"))
+    title = _str(problem.get("title")) or _REASONS.get(status, "HTTP error")
+    code = _str(problem.get("errorCode"))
+    retryable = problem.get("retryable")
+    retry_after = _seconds(problem.get("retryAfter"))
+    if retry_after is None:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+    request_id = _str(problem.get("requestId")) or headers.get("X-Request-Id")
+    errors = problem.get("errors")
+    message = f"{request.method} {request.template} -> {status} {title}"
+    if code:
+        message += f" [{code}]"
+    if detail:
+        message += f": {detail}"
+    if request_id:
+        message += f" (request_id={request_id})"
+    return error_class_for(status)(
+        message,
+        status=status,
+        error_code=code,
+        category=_str(problem.get("errorCategory")),
+        retryable=retryable if isinstance(retryable, bool) else None,
+        retry_after=retry_after,
+        request_id=request_id,
+        detail=detail,
+        errors=[e for e in errors if isinstance(e, Mapping)] if isinstance(errors, list) else (),
+        attempts=attempts,
+        method=request.method,
+        path=request.template,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None if unreadable."""
+    if value is None:
+        return None
+    seconds = _seconds(value.strip())
+    if seconds is not None:
+        return seconds
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if number >= 0 else None
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def warn_unclosed(owner: object) -> None:
+    """The ResourceWarning for a client collected while its own session is open (no I/O)."""
+    warnings.warn(
+        f"unclosed GettClient {owner!r}: use 'async with GettClient(...)' or 'await client.aclose()'",
+        ResourceWarning,
+        stacklevel=2,
+        source=owner,
+    )

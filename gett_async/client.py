@@ -1,0 +1,154 @@
+"""`GettClient`: the async session manager that feeds the endpoint modules."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Sequence
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from ._paths import BASE_URLS, ApiPaths
+from ._ratelimit import HeaderRateLimitGate, RateLimitGate
+from ._retry import RetryPolicy
+from ._session import AttemptHook, Transport, warn_unclosed
+from .errors import GettValidationError
+from .resources import Catalog, Onboardings, Orders, Stores, StoreStatuses
+
+
+class GettClient:
+    """An async client for the Gett Commerce Partner API.
+
+    ::
+
+        async with GettClient() as gett:          # key from GETT_API_KEY
+            await gett.orders.update_status(order_id, status="confirmed")
+
+    One pooled aiohttp session per client (or the caller's own ``session=``, used as-is
+    and never closed here). Refuses (GettValidationError): a missing or malformed key, an
+    unknown environment, a plain ``http://`` base URL that is not loopback.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        environment: str = "production",
+        base_url: str | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int = 3,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        gate: RateLimitGate | None = None,
+        reads_per_minute: int | None = None,
+        writes_per_minute: int | None = None,
+        on_attempt: AttemptHook | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        user_agent: str | None = None,
+        paths: ApiPaths | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("GETT_API_KEY")
+        if not key:
+            raise GettValidationError("api_key", "missing: pass api_key= or set the GETT_API_KEY environment variable")
+        if not isinstance(key, str) or key != key.strip() or any(c in key for c in "\r\n\t "):
+            raise GettValidationError("api_key", "must be a single token without spaces or line breaks")
+        if environment not in BASE_URLS:
+            raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
+        if max_connections < 1:
+            raise GettValidationError("max_connections", f"must be at least 1, got {max_connections}")
+        self.environment = environment
+        self.base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
+        if retry is None:
+            retry = RetryPolicy(max_retries=max_retries)
+        if gate is None:
+            gate = HeaderRateLimitGate(reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute)
+        elif reads_per_minute is not None or writes_per_minute is not None:
+            raise GettValidationError("gate", "give either gate= or reads/writes_per_minute, not both")
+        if isinstance(timeout, (int, float)):
+            if timeout <= 0:
+                raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
+            timeout = aiohttp.ClientTimeout(total=float(timeout), connect=min(5.0, float(timeout)))
+        self.paths = paths or ApiPaths()
+        self._transport = Transport(
+            api_key=key,
+            base_url=self.base_url,
+            timeout=timeout,
+            retry=retry,
+            gate=gate,
+            session=session,
+            max_connections=max_connections,
+            on_attempt=on_attempt,
+            trace_configs=trace_configs,
+            user_agent=user_agent,
+        )
+        del key, api_key  # the key lives only in the transport's redacted header map
+        self.orders = Orders(self._transport, self.paths)
+        self.stores = Stores(self._transport, self.paths)
+        self.store_status = StoreStatuses(self._transport, self.paths)
+        self.catalog = Catalog(self._transport, self.paths)
+        self.onboarding = Onboardings(self._transport, self.paths)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._transport.retry
+
+    @property
+    def gate(self) -> RateLimitGate:
+        """The rate-limit gate in force."""
+        return self._transport.gate
+
+    @property
+    def closed(self) -> bool:
+        """True after `aclose`."""
+        return self._transport.closed
+
+    async def __aenter__(self) -> GettClient:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session this client created (a caller's own session stays open)."""
+        await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"GettClient(environment={self.environment!r}, base_url={self.base_url!r})"
+
+    def __del__(self) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.unclosed():
+            warn_unclosed(self)
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise GettValidationError("base_url", f"must be an absolute http(s) URL, got {base_url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise GettValidationError("base_url", "must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise GettValidationError(
+            "base_url", "plain http:// is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost); use https://"
+        )
+    return base_url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,19 @@
+"""Endpoint modules: each describes requests and parses answers; none does I/O itself."""
+
+from ._base import Receipt
+from .catalog import Catalog
+from .onboarding import OnboardingFailedError, Onboardings, OnboardingTimeoutError
+from .orders import Orders
+from .store_status import StoreStatuses
+from .stores import Stores
+
+__all__ = [
+    "Catalog",
+    "OnboardingFailedError",
+    "OnboardingTimeoutError",
+    "Onboardings",
+    "Orders",
+    "Receipt",
+    "StoreStatuses",
+    "Stores",
+]

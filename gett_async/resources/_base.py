@@ -1,0 +1,51 @@
+"""What every endpoint module shares: the transport handle, the paths, per-call timeouts."""
+
+from __future__ import annotations
+
+import aiohttp
+import attrs
+
+from .._paths import ApiPaths
+from .._session import ApiRequest, ApiResponse, Transport
+from ..errors import GettValidationError
+
+Timeout = float | aiohttp.ClientTimeout | None
+
+
+@attrs.frozen(slots=True)
+class Receipt:
+    """A write Gett accepted without a body: its HTTP status and how many attempts it took."""
+
+    status: int
+    attempts: int = 1
+    request_id: str | None = None
+
+    @classmethod
+    def of(cls, response: ApiResponse) -> Receipt:
+        return cls(response.status, response.attempts, response.headers.get("X-Request-Id"))
+
+
+def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout | None:
+    """A per-call override: seconds (total) or a full ``aiohttp.ClientTimeout``."""
+    if timeout is None or isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    if timeout <= 0:
+        raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
+    return aiohttp.ClientTimeout(total=float(timeout))
+
+
+class Resource:
+    """Base of the endpoint modules: they build requests and parse answers, nothing else."""
+
+    __slots__ = ("_paths", "_transport")
+
+    def __init__(self, transport: Transport, paths: ApiPaths) -> None:
+        self._transport = transport
+        self._paths = paths
+
+    async def _send(self, request: ApiRequest, timeout: Timeout) -> ApiResponse:
+        return await self._transport.send(request, timeout=client_timeout(timeout))
+
+    async def _get(self, path: str, template: str, timeout: Timeout) -> bytes:
+        """A read: GET ``path`` and return the body."""
+        return (await self._send(ApiRequest("GET", path, template, write=False), timeout)).body

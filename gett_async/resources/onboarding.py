@@ -1,0 +1,146 @@
+"""Order Booster onboarding: register a store, follow its pipeline, activate it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from .. import _serde, _validate
+from .._paths import ApiPaths
+from .._session import ApiRequest
+from ..errors import GettError, GettValidationError
+from ..models import Onboarding, OnboardingRequest, OnboardingStatus
+from ._base import Receipt, Resource, Timeout
+
+
+class OnboardingTimeoutError(GettError, TimeoutError):
+    """`watch` / `wait_until_ready` gave up before the onboarding reached its goal."""
+
+    def __init__(self, onboarding_id: str, last: Onboarding | None, waited: float) -> None:
+        self.onboarding_id = onboarding_id
+        self.last = last
+        status = last.status if last is not None else "unknown"
+        super().__init__(f"onboarding {onboarding_id} still {status} after {waited:.0f} s")
+
+
+class OnboardingFailedError(GettError):
+    """The catalog was rejected (``catalog_failed``); ``onboarding.error`` says why."""
+
+    def __init__(self, onboarding: Onboarding) -> None:
+        self.onboarding = onboarding
+        super().__init__(f"onboarding {onboarding.onboarding_id} failed: {onboarding.error or 'catalog_failed'}")
+
+
+def register_request(
+    paths: ApiPaths,
+    *,
+    partner_store_id: str,
+    name: str,
+    catalog_callback_url: str,
+    webhook_url: str,
+    extra: Mapping[str, Any] | None = None,
+) -> ApiRequest:
+    """Build Register Store; refuses blank or oversized text, non-http(s) URLs, and ``extra``
+    keys that would overwrite a documented field."""
+    body = OnboardingRequest(
+        partner_store_id=_validate.text("partner_store_id", partner_store_id),
+        name=_validate.text("name", name),
+        catalog_callback_url=_validate.url("catalog_callback_url", catalog_callback_url),
+        webhook_url=_validate.url("webhook_url", webhook_url),
+        extra=dict(extra or {}),
+    )
+    clash = {"partnerStoreId", "name", "catalogCallbackUrl", "webhookUrl"} & set(body.extra)
+    if clash:
+        raise GettValidationError("extra", f"may not set documented fields: {', '.join(sorted(clash))}")
+    path = paths.onboarding
+    return ApiRequest("POST", path, path, _serde.encode(body))
+
+
+def onboarding_request(paths: ApiPaths, template: str, method: str, onboarding_id: str) -> ApiRequest:
+    """An onboarding-scoped request; refuses ids that are not one safe path segment."""
+    oid = _validate.path_segment("onboarding_id", onboarding_id)
+    return ApiRequest(method, template.replace("{onboarding_id}", oid), template, write=method != "GET")
+
+
+class Onboardings(Resource):
+    """``gett.onboarding``: Order Booster self-service onboarding."""
+
+    __slots__ = ()
+
+    async def register(
+        self,
+        *,
+        partner_store_id: str,
+        name: str,
+        catalog_callback_url: str,
+        webhook_url: str,
+        extra: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+    ) -> Onboarding:
+        """Register a store; Gett then pulls its catalog. ``extra`` passes undocumented
+        store details through (camelCase keys). Refuses: see `register_request`."""
+        request = register_request(
+            self._paths, partner_store_id=partner_store_id, name=name,
+            catalog_callback_url=catalog_callback_url, webhook_url=webhook_url, extra=extra,
+        )
+        response = await self._send(request, timeout)
+        return _serde.decode(response.body, Onboarding)
+
+    async def get(self, onboarding_id: str, *, timeout: Timeout = None) -> Onboarding:
+        """An onboarding's current status. Refuses an id that is not one safe path segment."""
+        request = onboarding_request(self._paths, self._paths.onboarding_item, "GET", onboarding_id)
+        response = await self._send(request, timeout)
+        return _serde.decode(response.body, Onboarding)
+
+    async def cancel(self, onboarding_id: str, *, timeout: Timeout = None) -> Receipt:
+        """Cancel an onboarding (path INFERRED). Refuses an unsafe id."""
+        request = onboarding_request(self._paths, self._paths.onboarding_item, "DELETE", onboarding_id)
+        return Receipt.of(await self._send(request, timeout))
+
+    async def activate(self, onboarding_id: str, *, timeout: Timeout = None) -> Onboarding | None:
+        """Go live once ``ready_to_activate`` (path INFERRED); returns the onboarding if Gett
+        sends it back. Refuses an unsafe id."""
+        request = onboarding_request(self._paths, self._paths.onboarding_activate, "POST", onboarding_id)
+        response = await self._send(request, timeout)
+        return _serde.decode_optional(response.body, Onboarding)
+
+    async def watch(
+        self, onboarding_id: str, *, interval: float = 10.0, timeout: float = 900.0
+    ) -> AsyncIterator[Onboarding]:
+        """Poll every ``interval`` s and yield each status change, ending after a terminal one
+        (``active`` or ``catalog_failed``); raises OnboardingTimeoutError after ``timeout`` s.
+
+        Each poll is a read from the organisation's budget (1,000 a minute in production).
+        Refuses a non-positive interval or timeout and an unsafe id.
+        """
+        if interval <= 0 or timeout <= 0:
+            raise GettValidationError("interval" if interval <= 0 else "timeout", "must be positive seconds")
+        _validate.path_segment("onboarding_id", onboarding_id)
+        started = time.monotonic()
+        last: Onboarding | None = None
+        while True:
+            current = await self.get(onboarding_id)
+            if last is None or current.status != last.status:
+                last = current
+                yield current
+                if current.is_terminal:
+                    return
+            waited = time.monotonic() - started
+            if waited + interval > timeout:
+                raise OnboardingTimeoutError(onboarding_id, last, waited)
+            await self._transport.sleep(interval)
+
+    async def wait_until_ready(
+        self, onboarding_id: str, *, interval: float = 10.0, timeout: float = 900.0
+    ) -> Onboarding:
+        """Poll until ``ready_to_activate`` (or already ``active``) and return that onboarding.
+
+        Raises OnboardingFailedError on ``catalog_failed`` and OnboardingTimeoutError on timeout.
+        """
+        async for onboarding in self.watch(onboarding_id, interval=interval, timeout=timeout):
+            if onboarding.status in (OnboardingStatus.READY_TO_ACTIVATE, OnboardingStatus.ACTIVE):
+                return onboarding
+            if onboarding.status is OnboardingStatus.CATALOG_FAILED:
+                raise OnboardingFailedError(onboarding)
+        raise GettError(f"onboarding {onboarding_id} ended without becoming ready")  # unreachable by design
