@@ -1,0 +1,487 @@
+"""Streaming order updates for batch updaters: events in, outcomes out.
+
+``gett.orders.stream(events)`` returns an `OrderStream`, an async iterator of
+`UpdateOutcome`s in completion order. Its guarantees:
+
+- **Per-order FIFO.** One order's events are sent in input order, one at a time; different
+  orders run concurrently, up to ``concurrency`` requests in flight.
+- **Checked, never blind.** Each event is checked against the acknowledged state of its
+  order (an `OrderTracker` made at ``pending`` on first sight, or seeded from
+  ``snapshots``); an illegal or malformed event is a ``refused`` outcome and sends nothing.
+- **Nothing lost.** Every event ends as exactly one outcome: ``sent``, ``refused``,
+  ``failed`` (after retries; the order's later events are checked against its real state)
+  or ``superseded`` (an ETA-only update replaced by a newer one for the same order while
+  both waited: only the newest is sent, saving scarce writes).
+- **Bounded memory.** The input is pulled only while fewer than ``buffer`` events are held
+  (queued, in flight, or finished but not yet consumed). Trackers of closed orders are
+  dropped; their ids stay in a compact LRU of ``closed_memory`` entries so that a late event
+  for them is refused. Memory grows with the number of *open* orders, not of events.
+- **Pull-driven, clean stop.** Requests start only inside ``__anext__``: when the consumer
+  stops pulling, breaks out of its loop, closes the stream or is cancelled, no new request
+  starts, and `aclose` (or leaving ``async with``) cancels and awaits what is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Union
+
+import attrs
+
+from . import _serde, _validate, lifecycle
+from .errors import GettError, GettValidationError
+from .resources._base import Receipt
+from .tracker import OrderTracker
+
+if TYPE_CHECKING:
+    from ._session import ApiRequest
+    from .resources.orders import Orders
+
+logger = logging.getLogger("gett_async")
+
+EventLike = Union["OrderEvent", Mapping[str, Any]]
+Events = Union[Iterable[EventLike], AsyncIterable[EventLike]]  # noqa: UP007
+
+#: The wire-form keys a mapping event may carry (parsed JSON lines use these).
+WIRE_KEYS = frozenset({"orderId", "status", "state", "estimatedReadyAt", "cancelReason"})
+
+
+@attrs.frozen(slots=True)
+class OrderEvent:
+    """One wanted update of one order: a ``status`` to progress to, a ``state`` to close
+    with (``cancel_reason`` for a cancel), or only a new ``estimated_ready_at``."""
+
+    order_id: str
+    status: str | None = None
+    state: str | None = None
+    estimated_ready_at: datetime | None = None
+    cancel_reason: str | None = None
+
+
+class OutcomeKind(str, enum.Enum):
+    """How an event ended."""
+
+    SENT = "sent"
+    REFUSED = "refused"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen(slots=True)
+class UpdateOutcome:
+    """The end of one event: ``event`` is the object that was passed in, ``index`` its
+    position in the input, ``latency`` the seconds its request took (0 when none was sent)."""
+
+    event: Any
+    kind: OutcomeKind
+    index: int
+    order_id: str | None = None
+    error: BaseException | None = None
+    attempts: int = 0
+    latency: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True for ``sent`` and ``superseded`` (nothing to fix)."""
+        return self.kind in (OutcomeKind.SENT, OutcomeKind.SUPERSEDED)
+
+
+@attrs.define(slots=True)
+class StreamSummary:
+    """What `send_all` returns: counts per kind, and the first ``keep`` failed and refused outcomes."""
+
+    counts: dict[str, int] = attrs.field(factory=lambda: {kind.value: 0 for kind in OutcomeKind})
+    failures: list[UpdateOutcome] = attrs.field(factory=list)
+    refusals: list[UpdateOutcome] = attrs.field(factory=list)
+    keep: int = 1000
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was refused or failed."""
+        return self.counts["failed"] == 0 and self.counts["refused"] == 0
+
+    def add(self, outcome: UpdateOutcome) -> None:
+        self.counts[outcome.kind.value] += 1
+        if outcome.kind is OutcomeKind.FAILED and len(self.failures) < self.keep:
+            self.failures.append(outcome)
+        elif outcome.kind is OutcomeKind.REFUSED and len(self.refusals) < self.keep:
+            self.refusals.append(outcome)
+
+
+@attrs.define(slots=True)
+class _Item:
+    event: Any
+    index: int
+    order_id: str
+    target: str | None  # None: an ETA-only update
+    eta: datetime | None
+    reason: str | None
+
+
+@attrs.define(slots=True)
+class _Slot:
+    tracker: OrderTracker
+    queue: collections.deque[_Item] = attrs.field(factory=collections.deque)
+    busy: bool = False
+    scheduled: bool = False
+
+
+def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | None]:
+    """(order_id, target position or None for ETA-only, eta, reason) of an event.
+
+    Refuses (GettValidationError): unknown mapping keys, a non-UUID order id, unknown or
+    forbidden status/state values, a status with a closing state, an event that asks for
+    nothing, a naive or unparseable ETA, a reason without a cancel, oversized text.
+    """
+    order_id: object
+    eta: object
+    reason: object
+    if isinstance(event, OrderEvent):
+        order_id, status, state = event.order_id, event.status, event.state
+        eta, reason = event.estimated_ready_at, event.cancel_reason
+    elif isinstance(event, Mapping):
+        unknown = set(event) - WIRE_KEYS
+        if unknown:
+            raise GettValidationError("event", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        order_id, status, state = event.get("orderId"), event.get("status"), event.get("state")
+        eta, reason = event.get("estimatedReadyAt"), event.get("cancelReason")
+        if isinstance(eta, str):
+            if not _has_offset(eta):
+                raise GettValidationError("estimatedReadyAt", "must carry a UTC offset or Z (naive times are ambiguous)")
+            raw_eta = eta
+            try:
+                eta = _serde.parse_datetime(raw_eta)
+            except ValueError:
+                raise GettValidationError("estimatedReadyAt", f"is not an RFC 3339 time: {raw_eta[:40]!r}") from None
+    else:
+        raise GettValidationError("event", f"must be an OrderEvent or a mapping, got {type(event).__name__}")
+    oid = _validate.uuid_id("orderId", order_id)
+    target = lifecycle.target_of(status, state)
+    when = None if eta is None else _validate.aware("estimatedReadyAt", eta)
+    text = None
+    if reason is not None:
+        if target != "cancelled":
+            raise GettValidationError("cancelReason", "is only sent with state='cancelled'")
+        text = _validate.text("cancelReason", reason)
+    if target is None and when is None:
+        raise GettValidationError("event", "asks for nothing: give a status, a state or an estimatedReadyAt")
+    return oid, target, when, text
+
+
+def _has_offset(text: str) -> bool:
+    return text.endswith(("Z", "z")) or (len(text) > 19 and text[-6] in "+-" and text[-3] == ":")
+
+
+class _ClosedMemory:
+    """An LRU of recently closed order ids, stored as 128-bit ints to stay compact."""
+
+    __slots__ = ("_ids", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._ids: collections.OrderedDict[int, str] = collections.OrderedDict()
+
+    def add(self, order_id: str, position: str) -> None:
+        if self.limit <= 0:
+            return
+        key = uuid.UUID(order_id).int
+        self._ids[key] = "completed" if position == "completed" else "cancelled"
+        self._ids.move_to_end(key)
+        if len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def get(self, order_id: str) -> str | None:
+        return self._ids.get(uuid.UUID(order_id).int) if self._ids else None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class OrderStream:
+    """An async iterator of `UpdateOutcome`s; see the module docstring for its guarantees.
+
+    Use ``async for outcome in stream`` (optionally inside ``async with stream``).
+    Refuses (ValueError at creation): ``concurrency`` < 1, ``buffer`` < ``concurrency``.
+    """
+
+    def __init__(
+        self,
+        orders: Orders,
+        events: Events,
+        *,
+        concurrency: int = 16,
+        strict: bool = False,
+        snapshots: Iterable[Mapping[str, Any] | OrderTracker] | None = None,
+        buffer: int | None = None,
+        closed_memory: int = 50_000,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.concurrency = concurrency
+        self.buffer = buffer if buffer is not None else max(64, 4 * concurrency)
+        if self.buffer < concurrency:
+            raise ValueError(f"buffer ({self.buffer}) must be at least concurrency ({concurrency})")
+        self.strict = strict
+        self._orders = orders
+        self._sync_it: Iterator[EventLike] | None = None
+        self._async_it: AsyncIterator[EventLike] | None = None
+        if isinstance(events, AsyncIterable):
+            self._async_it = aiter(events)
+        else:
+            self._sync_it = iter(events)
+        self._seeds: dict[str, Mapping[str, Any] | OrderTracker] = {}
+        for seed in snapshots or ():
+            key = seed.order_id if isinstance(seed, OrderTracker) else _validate.uuid_id("orderId", seed.get("orderId"))
+            self._seeds[key] = seed
+        self._slots: dict[str, _Slot] = {}
+        self._closed_ids = _ClosedMemory(closed_memory)
+        self._ready: collections.deque[_Slot] = collections.deque()
+        self._outcomes: collections.deque[UpdateOutcome] = collections.deque()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pull: asyncio.Future[EventLike] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._held = 0
+        self._index = 0
+        self._exhausted = False
+        self._stopped = False
+        self.max_held = 0  # the most events held at once, for tests and tuning
+        self.source_error: BaseException | None = None  # what the caller's async input raised, if it did
+        connections = getattr(orders._transport, "_max_connections", None)
+        if connections is not None and concurrency > connections:
+            logger.warning(
+                "stream concurrency %d exceeds the client's max_connections %d; requests will queue for the pool",
+                concurrency, connections,
+            )
+
+    # -- the async iterator --------------------------------------------------------------
+
+    def __aiter__(self) -> OrderStream:
+        return self
+
+    async def __anext__(self) -> UpdateOutcome:
+        try:
+            while True:
+                if self._stopped:
+                    raise StopAsyncIteration
+                self._pump()
+                if self._outcomes:
+                    self._held -= 1
+                    return self._outcomes.popleft()
+                if self._exhausted and not self._tasks and not self._ready and self._pull is None:
+                    self._stopped = True
+                    raise StopAsyncIteration
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+        except asyncio.CancelledError:
+            self._cancel_all()
+            raise
+
+    async def __aenter__(self) -> OrderStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop: start nothing more, cancel and await in-flight requests, close the input."""
+        pending = self._cancel_all()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        closer = getattr(self._async_it, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    def __del__(self) -> None:
+        # A consumer that broke out of its loop drops the stream: stop at once (no I/O here).
+        if not getattr(self, "_stopped", True) and (self._tasks or self._pull is not None):
+            self._cancel_all()
+
+    def _cancel_all(self) -> list[asyncio.Future[Any]]:
+        self._stopped = True
+        pending: list[asyncio.Future[Any]] = [t for t in self._tasks if not t.done()]
+        if self._pull is not None and not self._pull.done():
+            pending.append(self._pull)
+        for future in pending:
+            future.cancel()
+        return pending
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Snapshots of the open orders this stream knows, to seed a later stream."""
+        return [slot.tracker.snapshot() for slot in self._slots.values() if not slot.tracker.is_closed]
+
+    # -- the engine ----------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _pump(self) -> None:
+        """Pull input while there is room, then launch ready orders up to ``concurrency``."""
+        while not self._exhausted and self._held < self.buffer:
+            if self._sync_it is not None:
+                try:
+                    event = next(self._sync_it)
+                except StopIteration:
+                    self._exhausted = True
+                    break
+                self._accept(event)
+            else:
+                if self._pull is None:
+                    assert self._async_it is not None
+                    self._pull = asyncio.ensure_future(anext(self._async_it))
+                    self._pull.add_done_callback(self._on_pulled)
+                break
+        while self._ready and len(self._tasks) < self.concurrency and not self._stopped:
+            self._launch(self._ready.popleft())
+
+    def _on_pulled(self, future: asyncio.Future[EventLike]) -> None:
+        self._pull = None
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if isinstance(exc, StopAsyncIteration):
+            self._exhausted = True
+        elif exc is not None:
+            # The caller's own input failed: end the stream cleanly and surface nothing lost.
+            self._exhausted = True
+            logger.error("the event source raised %s: the stream ends after what it already gave", exc)
+            self.source_error = exc
+        else:
+            self._accept(future.result())
+        self._wake()
+
+    def _accept(self, event: EventLike) -> None:
+        index = self._index
+        self._index += 1
+        self._held += 1
+        if self._held > self.max_held:
+            self.max_held = self._held
+        try:
+            order_id, target, eta, reason = parse_event(event)
+        except GettValidationError as exc:
+            raw = event.get("orderId") if isinstance(event, Mapping) else getattr(event, "order_id", None)
+            self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, raw if isinstance(raw, str) else None, exc))
+            return
+        item = _Item(event, index, order_id, target, eta, reason)
+        slot = self._slots.get(order_id)
+        if slot is None:
+            closed = self._closed_ids.get(order_id)
+            if closed is not None:
+                error = GettValidationError("status", f"order {order_id} is already {closed}; it accepts nothing")
+                self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, error))
+                return
+            try:
+                slot = _Slot(self._tracker_for(order_id))
+            except GettValidationError as exc:
+                self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, exc))
+                return
+            self._slots[order_id] = slot
+        queue = slot.queue
+        if target is None and queue and queue[-1].target is None:
+            # Two ETA-only updates waiting in a row: only the newer one is worth a write.
+            older = queue.pop()
+            self._emit(UpdateOutcome(older.event, OutcomeKind.SUPERSEDED, older.index, order_id))
+        queue.append(item)
+        if not slot.busy and not slot.scheduled:
+            slot.scheduled = True
+            self._ready.append(slot)
+
+    def _tracker_for(self, order_id: str) -> OrderTracker:
+        seed = self._seeds.pop(order_id, None)
+        if seed is None:
+            return OrderTracker(self._orders, order_id, strict=self.strict)
+        if isinstance(seed, OrderTracker):
+            return seed
+        tracker = OrderTracker.restore(self._orders, seed)
+        tracker.strict = self.strict or tracker.strict
+        return tracker
+
+    def _launch(self, slot: _Slot) -> None:
+        slot.scheduled = False
+        item = slot.queue.popleft()
+        try:
+            request = slot.tracker.prepare(item.target, estimated_ready_at=item.eta, cancel_reason=item.reason)
+        except GettValidationError as exc:
+            self._emit(UpdateOutcome(item.event, OutcomeKind.REFUSED, item.index, item.order_id, exc))
+            self._settle(slot)
+            return
+        slot.busy = True
+        task = asyncio.ensure_future(self._send(request))
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._on_sent(done, slot, item))
+
+    async def _send(self, request: ApiRequest) -> tuple[Receipt | None, BaseException | None, float]:
+        started = time.perf_counter()
+        try:
+            receipt = Receipt.of(await self._orders._send(request, None))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never let one event kill the stream
+            return None, exc, time.perf_counter() - started
+        return receipt, None, time.perf_counter() - started
+
+    def _on_sent(self, task: asyncio.Task[Any], slot: _Slot, item: _Item) -> None:
+        self._tasks.discard(task)
+        slot.busy = False
+        if task.cancelled():
+            error: BaseException = GettError("the stream was stopped before this update was answered")
+            self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
+            return
+        receipt, failure, latency = task.result()
+        if receipt is not None:
+            slot.tracker.acknowledge(item.target, item.eta, item.reason)
+            outcome = UpdateOutcome(
+                item.event, OutcomeKind.SENT, item.index, item.order_id, None, receipt.attempts, latency
+            )
+        else:
+            attempts = getattr(failure, "attempts", 1)
+            outcome = UpdateOutcome(
+                item.event, OutcomeKind.FAILED, item.index, item.order_id, failure, attempts, latency
+            )
+        self._emit(outcome)
+        self._settle(slot)
+
+    def _settle(self, slot: _Slot) -> None:
+        """After an event of ``slot`` ended: queue its next one, or release a closed order."""
+        if slot.queue:
+            if not slot.scheduled:
+                slot.scheduled = True
+                self._ready.append(slot)
+        elif slot.tracker.is_closed:
+            del self._slots[slot.tracker.order_id]
+            self._closed_ids.add(slot.tracker.order_id, slot.tracker.position)
+
+    def _emit(self, outcome: UpdateOutcome) -> None:
+        self._outcomes.append(outcome)
+        self._wake()
+
+
+def stream_updates(orders: Orders, events: Events, **options: Any) -> OrderStream:
+    """``gett.orders.stream``: see `OrderStream`."""
+    return OrderStream(orders, events, **options)
+
+
+async def send_all(orders: Orders, events: Events, *, keep: int = 1000, **options: Any) -> StreamSummary:
+    """Stream every event; return counts per kind and the first ``keep`` failures and refusals."""
+    summary = StreamSummary(keep=keep)
+    async with OrderStream(orders, events, **options) as stream:
+        async for outcome in stream:
+            summary.add(outcome)
+    return summary

@@ -1,0 +1,242 @@
+"""`OrderTracker`: one order's acknowledged lifecycle, turned into validated POSTs.
+
+The tracker holds what Gett has acknowledged, never what was merely asked: a move is
+checked against the lifecycle table first (an illegal one raises and sends nothing), and
+the state advances only after a 2xx. Calls on one tracker run one at a time, in call
+order, so a later call is always checked against the real outcome of the earlier ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import _serde, _validate, lifecycle
+from .errors import GettValidationError
+from .resources._base import Receipt, Timeout
+from .resources.orders import status_update_request
+
+if TYPE_CHECKING:
+    from ._session import ApiRequest
+    from .client import GettClient
+    from .resources.orders import Orders
+
+#: How many acknowledged updates a tracker remembers (ETA changes can repeat without end).
+HISTORY_LIMIT = 64
+
+
+@attrs.frozen(slots=True)
+class HistoryEntry:
+    """An update Gett acknowledged: the position reached, its ETA or reason, and when."""
+
+    position: str
+    at: datetime
+    estimated_ready_at: datetime | None = None
+    cancel_reason: str | None = None
+
+
+class OrderTracker:
+    """One order's lifecycle. Create it with ``gett.orders.track(order_id)``.
+
+    Refuses (IllegalTransitionError, before any I/O) every move the lifecycle table
+    forbids; see `gett_async.lifecycle`.
+    """
+
+    __slots__ = ("_eta", "_history", "_lock", "_order_id", "_orders", "_position", "_status", "strict")
+
+    def __init__(
+        self,
+        orders: Orders,
+        order_id: str | uuid.UUID,
+        *,
+        status: str = "pending",
+        state: str = "open",
+        strict: bool = False,
+        estimated_ready_at: datetime | None = None,
+        history: tuple[HistoryEntry, ...] = (),
+    ) -> None:
+        self._orders = orders
+        self._order_id = _validate.uuid_id("order_id", order_id)
+        status_value = _position_value("status", status, lifecycle.OPEN_STATUSES)
+        state_value = _position_value("state", state, ("open", *lifecycle.CLOSED_STATES))
+        self._status = status_value
+        self._position = status_value if state_value == "open" else state_value
+        self._eta = None if estimated_ready_at is None else _validate.aware("estimated_ready_at", estimated_ready_at)
+        self.strict = strict
+        self._history: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_LIMIT)
+        self._lock = asyncio.Lock()
+
+    # -- what Gett has acknowledged ------------------------------------------------------
+
+    @property
+    def order_id(self) -> str:
+        return self._order_id
+
+    @property
+    def status(self) -> str:
+        """The last acknowledged progress status (kept after the order closes)."""
+        return self._status
+
+    @property
+    def state(self) -> str:
+        """``open``, ``completed`` or ``cancelled``."""
+        return self._position if lifecycle.is_closed(self._position) else "open"
+
+    @property
+    def position(self) -> str:
+        """The status while open, the state once closed."""
+        return self._position
+
+    @property
+    def is_closed(self) -> bool:
+        return lifecycle.is_closed(self._position)
+
+    @property
+    def estimated_ready_at(self) -> datetime | None:
+        return self._eta
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        """Acknowledged updates, oldest first (the last `HISTORY_LIMIT`)."""
+        return tuple(self._history)
+
+    def allowed_next(self) -> tuple[str, ...]:
+        """Positions one update can reach from here (respecting ``strict``)."""
+        return lifecycle.allowed_next(self._position, strict=self.strict)
+
+    def can(self, target: str, *, estimated_ready_at: datetime | None = None, cancel_reason: str | None = None) -> bool:
+        """True when `advance`/`complete`/`cancel` to ``target`` would be sent."""
+        try:
+            self.prepare(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
+        except GettValidationError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"OrderTracker(order_id={self._order_id!r}, position={self._position!r}, strict={self.strict})"
+
+    # -- moves ---------------------------------------------------------------------------
+
+    async def advance(
+        self, status: str, *, estimated_ready_at: datetime | None = None, timeout: Timeout = None
+    ) -> Receipt:
+        """Move to a later progress status (or restate the current one with a new ETA)."""
+        return await self._move(str(status), estimated_ready_at, None, timeout)
+
+    async def complete(self, *, timeout: Timeout = None) -> Receipt:
+        """Close as completed; only from ``ready`` or ``inTransit``."""
+        return await self._move("completed", None, None, timeout)
+
+    async def cancel(self, reason: str, *, timeout: Timeout = None) -> Receipt:
+        """Close as cancelled, from any open status; ``reason`` must not be blank."""
+        return await self._move("cancelled", None, reason, timeout)
+
+    async def update_eta(self, when: datetime, *, timeout: Timeout = None) -> Receipt:
+        """Send a new estimated ready time for the current status (not while ``pending``)."""
+        return await self._move(None, when, None, timeout)
+
+    async def confirm(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
+        """``advance("confirmed")``."""
+        return await self.advance("confirmed", estimated_ready_at=estimated_ready_at)
+
+    async def start_preparing(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
+        """``advance("preparing")``."""
+        return await self.advance("preparing", estimated_ready_at=estimated_ready_at)
+
+    async def mark_ready(self) -> Receipt:
+        """``advance("ready")``."""
+        return await self.advance("ready")
+
+    async def dispatch(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
+        """``advance("inTransit")``."""
+        return await self.advance("inTransit", estimated_ready_at=estimated_ready_at)
+
+    async def _move(self, target: str | None, eta: datetime | None, reason: str | None, timeout: Timeout) -> Receipt:
+        async with self._lock:  # one call at a time, in call order, against the real state
+            request = self.prepare(target, estimated_ready_at=eta, cancel_reason=reason)
+            receipt = Receipt.of(await self._orders._send(request, timeout))
+            self.acknowledge(target, eta, reason)
+            return receipt
+
+    # -- the two halves of a move, also used by the stream ---------------------------------
+
+    def prepare(
+        self, target: str | None, *, estimated_ready_at: datetime | None = None, cancel_reason: str | None = None
+    ) -> ApiRequest:
+        """Check a move against the acknowledged state and build its request (no I/O).
+
+        ``target`` None means an ETA change at the current status. Raises
+        IllegalTransitionError / GettValidationError for anything that must not be sent.
+        """
+        if target is None:
+            if estimated_ready_at is None:
+                raise GettValidationError("estimated_ready_at", "an ETA update needs a time")
+            target = self._position
+        eta_changed = estimated_ready_at is not None and estimated_ready_at != self._eta
+        lifecycle.check(
+            self._position, target, strict=self.strict, eta_changed=eta_changed, cancel_reason=cancel_reason
+        )
+        if lifecycle.is_closed(target):
+            return status_update_request(self._orders._paths, self._order_id, state=target, cancel_reason=cancel_reason)
+        return status_update_request(
+            self._orders._paths, self._order_id, status=target, estimated_ready_at=estimated_ready_at
+        )
+
+    def acknowledge(self, target: str | None, estimated_ready_at: datetime | None, cancel_reason: str | None) -> None:
+        """Record a move Gett answered 2xx for (call only after `prepare` and a success)."""
+        target = self._position if target is None else target
+        if not lifecycle.is_closed(target):
+            self._status = target
+            if estimated_ready_at is not None:
+                self._eta = estimated_ready_at
+        self._position = target
+        self._history.append(HistoryEntry(target, datetime.now(timezone.utc), estimated_ready_at, cancel_reason))
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain JSON-able dict that `restore` turns back into an equal tracker."""
+        return {
+            "orderId": self._order_id,
+            "status": self._status,
+            "state": self.state,
+            "strict": self.strict,
+            "estimatedReadyAt": None if self._eta is None else _serde.format_datetime(self._eta),
+            "history": [_serde.converter.unstructure(entry) for entry in self._history],
+        }
+
+    @classmethod
+    def restore(cls, client: GettClient | Orders, snapshot: Mapping[str, Any]) -> OrderTracker:
+        """Rebuild a tracker from `snapshot` output. Refuses a malformed snapshot."""
+        orders: Orders = client.orders if hasattr(client, "orders") else client
+        if not isinstance(snapshot, Mapping) or "orderId" not in snapshot:
+            raise GettValidationError("snapshot", "must be a mapping made by OrderTracker.snapshot()")
+        try:
+            eta = snapshot.get("estimatedReadyAt")
+            history = tuple(_serde.converter.structure(e, HistoryEntry) for e in snapshot.get("history") or ())
+            return cls(
+                orders,
+                snapshot["orderId"],
+                status=snapshot.get("status", "pending"),
+                state=snapshot.get("state", "open"),
+                strict=bool(snapshot.get("strict", False)),
+                estimated_ready_at=None if eta is None else _serde.parse_datetime(eta),
+                history=history,
+            )
+        except GettValidationError:
+            raise
+        except Exception as exc:
+            raise GettValidationError("snapshot", f"cannot be restored: {exc}") from None
+
+
+def _position_value(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    text = getattr(value, "value", value)
+    if text not in allowed:
+        raise GettValidationError(field, f"unknown value {text!r}; expected one of: {', '.join(allowed)}")
+    return str(text)
