@@ -162,7 +162,7 @@ def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | 
         eta, reason = event.get("estimatedReadyAt"), event.get("cancelReason")
         if isinstance(eta, str):
             if not _has_offset(eta):
-                raise GettValidationError("estimatedReadyAt", "must carry a UTC offset or Z (naive times are ambiguous)")
+                raise GettValidationError("estimatedReadyAt", "needs a UTC offset or Z (naive times are ambiguous)")
             raw_eta = eta
             try:
                 eta = _serde.parse_datetime(raw_eta)
