@@ -1,0 +1,49 @@
+"""An in-process emulator of the Gett Commerce Partner API, for tests and demos.
+
+Import is lazy: ``gett_async.testing`` is imported by the pytest plugin in every pytest run,
+so aiohttp.web is loaded only when the emulator is actually used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._faults import FaultConfig
+    from ._records import (
+        CatalogNotification,
+        EmulatedOnboarding,
+        EmulatedOrder,
+        EmulatedStore,
+        EmulatorStats,
+        OrderUpdate,
+        RequestRecord,
+    )
+    from .emulator import GettEmulator, serve_forever
+
+__all__ = [
+    "CatalogNotification",
+    "EmulatedOnboarding",
+    "EmulatedOrder",
+    "EmulatedStore",
+    "EmulatorStats",
+    "FaultConfig",
+    "GettEmulator",
+    "OrderUpdate",
+    "RequestRecord",
+    "serve_forever",
+]
+
+_WHERE = {
+    "FaultConfig": "._faults",
+    "GettEmulator": ".emulator",
+    "serve_forever": ".emulator",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_WHERE.get(name, "._records"), __name__)
+    return getattr(module, name)
