@@ -26,6 +26,10 @@ class GettClient:
         async with GettClient() as gett:          # key from GETT_API_KEY
             await gett.orders.update_status(order_id, status="confirmed")
 
+    Where it talks: ``base_url`` if given, else ``environment`` (``production`` or
+    ``sandbox``) if given, else the ``GETT_BASE_URL`` environment variable (handy to point a
+    service at the built-in emulator), else ``GETT_ENVIRONMENT``, else production.
+
     One pooled aiohttp session per client (or the caller's own ``session=``, used as-is
     and never closed here). Refuses (GettValidationError): a missing or malformed key, an
     unknown environment, a plain ``http://`` base URL that is not loopback.
@@ -35,7 +39,7 @@ class GettClient:
         self,
         api_key: str | None = None,
         *,
-        environment: str = "production",
+        environment: str | None = None,
         base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int = 3,
@@ -55,6 +59,9 @@ class GettClient:
             raise GettValidationError("api_key", "missing: pass api_key= or set the GETT_API_KEY environment variable")
         if not isinstance(key, str) or key != key.strip() or any(c in key for c in "\r\n\t "):
             raise GettValidationError("api_key", "must be a single token without spaces or line breaks")
+        if base_url is None and environment is None:
+            base_url = os.environ.get("GETT_BASE_URL") or None
+        environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"
         if environment not in BASE_URLS:
             raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
         if max_connections < 1:

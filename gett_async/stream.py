@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Union
 import attrs
 
 from . import _serde, _validate, lifecycle
-from .errors import GettError, GettValidationError
+from .errors import GettError, GettValidationError, IllegalTransitionError
 from .resources._base import Receipt
 from .tracker import OrderTracker
 
@@ -384,7 +384,7 @@ class OrderStream:
         if slot is None:
             closed = self._closed_ids.get(order_id)
             if closed is not None:
-                error = GettValidationError("status", f"order {order_id} is already {closed}; it accepts nothing")
+                error = IllegalTransitionError(closed, target or closed, (), f"the order is already {closed}")
                 self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, error))
                 return
             try:

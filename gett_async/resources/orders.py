@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ from ..models import OrderStatusUpdate
 from ._base import Receipt, Resource, Timeout
 
 if TYPE_CHECKING:
-    from ..stream import OrderEvent, StreamSummary, UpdateOutcome
+    from ..stream import OrderEvent, OrderStream, StreamSummary
     from ..tracker import OrderTracker
 
 
@@ -104,8 +104,8 @@ class Orders(Resource):
         self,
         events: Iterable[OrderEvent | Mapping[str, Any]] | AsyncIterable[OrderEvent | Mapping[str, Any]],
         **options: Any,
-    ) -> AsyncIterator[UpdateOutcome]:
-        """Stream events in, outcomes out (see `gett_async.stream.stream_updates`)."""
+    ) -> OrderStream:
+        """Stream events in, outcomes out: an `OrderStream` (see `gett_async.stream`)."""
         from ..stream import stream_updates
 
         return stream_updates(self, events, **options)

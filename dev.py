@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""One entry point for developers and CI; needs only Python 3.10+ on the machine.
+
+    python3 dev.py demo     set up .venv if needed, then run `gett-async demo` (no credentials)
+    python3 dev.py test     set up .venv if needed, then run the whole test suite
+    python3 dev.py lint     ruff check + mypy --strict gett_async
+    python3 dev.py bench    the benchmarks (see benchmarks/README.md)
+
+The virtualenv is created once and reused; it is reinstalled when pyproject.toml changes.
+Extra arguments go to the tool (e.g. `python3 dev.py test -k stream`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".gett-async-installed"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the package with its dev extra, unless already current."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not PYTHON.exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+    print("dev.py: installing gett-async[dev] into .venv", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run(pip + ["--upgrade", "pip"])
+    run(pip + ["-e", f"{ROOT}[dev]"])
+    STAMP.write_text(wanted)
+
+
+def run(command: list[str]) -> None:
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(result.returncode)
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in {"demo", "test", "lint", "bench"}:
+        raise SystemExit(__doc__)
+    job, rest = argv[0], argv[1:]
+    ensure_venv()
+    if job == "demo":
+        run([str(PYTHON), "-m", "gett_async", "demo", *rest])
+    elif job == "test":
+        run([str(PYTHON), "-m", "pytest", *rest])
+    elif job == "lint":
+        run([str(PYTHON), "-m", "ruff", "check", "gett_async", "tests", "benchmarks", "dev.py"])
+        run([str(PYTHON), "-m", "mypy", "--strict", "gett_async"])
+    else:
+        run([str(PYTHON), "-m", "benchmarks", *rest])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
