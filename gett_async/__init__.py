@@ -40,6 +40,8 @@ from .models import (
     StoreUpdate,
 )
 from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
+from .stream import OrderEvent, OrderStream, OutcomeKind, StreamSummary, UpdateOutcome
+from .tracker import HistoryEntry, OrderTracker
 
 __all__ = [
     "APIConnectionError",
@@ -56,6 +58,7 @@ __all__ = [
     "GettError",
     "GettValidationError",
     "HeaderRateLimitGate",
+    "HistoryEntry",
     "IllegalTransitionError",
     "NotFoundError",
     "Onboarding",
@@ -63,9 +66,13 @@ __all__ = [
     "OnboardingRequest",
     "OnboardingStatus",
     "OnboardingTimeoutError",
+    "OrderEvent",
     "OrderState",
     "OrderStatus",
     "OrderStatusUpdate",
+    "OrderStream",
+    "OrderTracker",
+    "OutcomeKind",
     "PauseReason",
     "PermissionDeniedError",
     "Problem",
@@ -80,6 +87,8 @@ __all__ = [
     "StoreStatusUpdate",
     "StoreStatusValue",
     "StoreUpdate",
+    "StreamSummary",
     "UnprocessableEntityError",
+    "UpdateOutcome",
     "__version__",
 ]
