@@ -51,7 +51,15 @@ class IllegalTransitionError(GettValidationError):
         )
 
 
-class APIError(GettError):
+class _CountsAttempts(GettError):
+    attempts: int
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
+
+
+class APIError(_CountsAttempts):
     """Gett answered with an error status; the problem body's members are attributes."""
 
     def __init__(
@@ -82,10 +90,6 @@ class APIError(GettError):
         self.attempts = attempts
         self.method = method
         self.path = path
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
 
 
 class BadRequestError(APIError):
@@ -120,7 +124,7 @@ class ServerError(APIError):
     """5xx: Gett failed; retried by default."""
 
 
-class APIConnectionError(GettError):
+class APIConnectionError(_CountsAttempts):
     """No HTTP answer: connection refused or dropped, DNS, TLS."""
 
     def __init__(
@@ -132,10 +136,6 @@ class APIConnectionError(GettError):
         self.method = method
         self.path = path
         self.retry_after: float | None = None
-
-    def __str__(self) -> str:
-        text = super().__str__()
-        return text if self.attempts <= 1 else f"{text} (after {self.attempts} attempts)"
 
 
 class APITimeoutError(APIConnectionError):

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import enum
+import functools
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -38,6 +39,7 @@ import attrs
 
 from . import _serde, _validate, lifecycle
 from .errors import GettError, GettValidationError, IllegalTransitionError
+from .models.enums import WireEnum
 from .resources._base import Receipt
 from .tracker import OrderTracker
 
@@ -66,16 +68,13 @@ class OrderEvent:
     cancel_reason: str | None = None
 
 
-class OutcomeKind(str, enum.Enum):
+class OutcomeKind(WireEnum):
     """How an event ended."""
 
     SENT = "sent"
     REFUSED = "refused"
     FAILED = "failed"
     SUPERSEDED = "superseded"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @attrs.frozen(slots=True)
@@ -346,7 +345,7 @@ class OrderStream:
                 if self._pull is None:
                     assert self._async_it is not None
                     self._pull = asyncio.ensure_future(anext(self._async_it))
-                    self._pull.add_done_callback(self._on_pulled)
+                    self._pull.add_done_callback(functools.partial(_pulled, weakref.ref(self)))
                 break
         while self._ready and len(self._tasks) < self.concurrency and not self._stopped:
             self._launch(self._ready.popleft())
@@ -423,19 +422,11 @@ class OrderStream:
             self._settle(slot)
             return
         slot.busy = True
-        task = asyncio.ensure_future(self._send(request))
+        # The task and its callback hold the stream only weakly, so a consumer that drops the
+        # stream (e.g. breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
+        task = asyncio.ensure_future(_send(self._orders, request))
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._on_sent(done, slot, item))
-
-    async def _send(self, request: ApiRequest) -> tuple[Receipt | None, BaseException | None, float]:
-        started = time.perf_counter()
-        try:
-            receipt = Receipt.of(await self._orders._send(request, None))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # never let one event kill the stream
-            return None, exc, time.perf_counter() - started
-        return receipt, None, time.perf_counter() - started
+        task.add_done_callback(functools.partial(_sent, weakref.ref(self), slot, item))
 
     def _on_sent(self, task: asyncio.Task[Any], slot: _Slot, item: _Item) -> None:
         self._tasks.discard(task)
@@ -471,6 +462,29 @@ class OrderStream:
     def _emit(self, outcome: UpdateOutcome) -> None:
         self._outcomes.append(outcome)
         self._wake()
+
+
+async def _send(orders: Orders, request: ApiRequest) -> tuple[Receipt | None, BaseException | None, float]:
+    started = time.perf_counter()
+    try:
+        receipt = Receipt.of(await orders._send(request, None))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # never let one event kill the stream
+        return None, exc, time.perf_counter() - started
+    return receipt, None, time.perf_counter() - started
+
+
+def _sent(ref: weakref.ref[OrderStream], slot: _Slot, item: _Item, task: asyncio.Task[Any]) -> None:
+    stream = ref()
+    if stream is not None:
+        stream._on_sent(task, slot, item)
+
+
+def _pulled(ref: weakref.ref[OrderStream], future: asyncio.Future[EventLike]) -> None:
+    stream = ref()
+    if stream is not None:
+        stream._on_pulled(future)
 
 
 def stream_updates(orders: Orders, events: Events, **options: Any) -> OrderStream:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from enum import Enum
 
 
-class OrderStatus(str, Enum):
+class WireEnum(str, Enum):
+    """A str enum whose ``str()`` is its wire value (``f"{OrderStatus.READY}"`` is ``ready``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class OrderStatus(WireEnum):
     """Progress within an open order. ``PENDING`` is set by Gett and never sent."""
 
     PENDING = "pending"
@@ -14,32 +21,23 @@ class OrderStatus(str, Enum):
     READY = "ready"
     IN_TRANSIT = "inTransit"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class OrderState(str, Enum):
+class OrderState(WireEnum):
     """High-level order lifecycle: open, or closed as completed / cancelled."""
 
     OPEN = "open"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class StoreStatusValue(str, Enum):
+class StoreStatusValue(WireEnum):
     """Whether a store accepts orders (there is no ``closed`` in this API)."""
 
     ONLINE = "online"
     PAUSED = "paused"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class PauseReason(str, Enum):
+class PauseReason(WireEnum):
     """Why a store is paused."""
 
     OPERATIONAL_ISSUES = "operational_issues"
@@ -48,11 +46,8 @@ class PauseReason(str, Enum):
     MAINTENANCE = "maintenance"
     OTHER = "other"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class OnboardingStatus(str, Enum):
+class OnboardingStatus(WireEnum):
     """Position of an Order Booster onboarding in its pipeline."""
 
     PENDING_CATALOG = "pending_catalog"
@@ -60,9 +55,6 @@ class OnboardingStatus(str, Enum):
     CATALOG_FAILED = "catalog_failed"
     READY_TO_ACTIVATE = "ready_to_activate"
     ACTIVE = "active"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_terminal(self) -> bool:
