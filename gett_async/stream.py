@@ -172,6 +172,8 @@ def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | 
     oid = _validate.uuid_id("orderId", order_id)
     target = lifecycle.target_of(status, state)
     when = None if eta is None else _validate.aware("estimatedReadyAt", eta)
+    if when is not None and target is not None and lifecycle.is_closed(target):
+        raise GettValidationError("estimatedReadyAt", "goes with a progress status, not with closing an order")
     text = None
     if reason is not None:
         if target != "cancelled":
@@ -407,6 +409,7 @@ class OrderStream:
         if seed is None:
             return OrderTracker(self._orders, order_id, strict=self.strict)
         if isinstance(seed, OrderTracker):
+            seed.strict = self.strict or seed.strict
             return seed
         tracker = OrderTracker.restore(self._orders, seed)
         tracker.strict = self.strict or tracker.strict

@@ -207,8 +207,8 @@ class OrderTracker:
             "status": self._status,
             "state": self.state,
             "strict": self.strict,
-            "estimatedReadyAt": None if self._eta is None else _serde.format_datetime(self._eta),
-            "history": [_serde.converter.unstructure(entry) for entry in self._history],
+            "estimatedReadyAt": _exact(self._eta),
+            "history": [_history_item(entry) for entry in self._history],
         }
 
     @classmethod
@@ -225,7 +225,7 @@ class OrderTracker:
                 snapshot["orderId"],
                 status=snapshot.get("status", "pending"),
                 state=snapshot.get("state", "open"),
-                strict=bool(snapshot.get("strict", False)),
+                strict=_flag(snapshot.get("strict", False)),
                 estimated_ready_at=None if eta is None else _serde.parse_datetime(eta),
                 history=history,
             )
@@ -233,6 +233,27 @@ class OrderTracker:
             raise
         except Exception as exc:
             raise GettValidationError("snapshot", f"cannot be restored: {exc}") from None
+
+
+def _exact(value: datetime | None) -> str | None:
+    # Full precision: the wire format keeps milliseconds only, and a restored tracker must be
+    # equal (a truncated ETA would later count as "changed" and cost a needless write).
+    return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _history_item(entry: HistoryEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"position": entry.position, "at": _exact(entry.at)}
+    if entry.estimated_ready_at is not None:
+        item["estimatedReadyAt"] = _exact(entry.estimated_ready_at)
+    if entry.cancel_reason is not None:
+        item["cancelReason"] = entry.cancel_reason
+    return item
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise GettValidationError("snapshot", f"strict must be true or false, got {value!r}")
+    return value
 
 
 def _position_value(field: str, value: object, allowed: tuple[str, ...]) -> str:
