@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ def format_datetime(value: datetime) -> str:
         raise GettValidationError("datetime", "must be timezone-aware; a naive datetime is ambiguous")
     utc = value.astimezone(timezone.utc)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
+    if utc.microsecond >= 1000:  # sub-millisecond precision alone would print a bare ".000"
         text += f".{utc.microsecond // 1000:03d}"
     return text + "Z"
 
@@ -49,9 +50,13 @@ def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits: pad or cut to 6.
+    text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text)
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
+
+_FRACTION = re.compile(r"\.(\d+)")
 
 converter.register_unstructure_hook(datetime, format_datetime)
 converter.register_structure_hook(datetime, lambda value, _: parse_datetime(value))

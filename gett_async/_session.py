@@ -209,6 +209,8 @@ class Transport:
         asked = getattr(exc, "retry_after", None)
         if asked is not None and asked > self.retry.max_retry_wait:
             return True  # fail fast: the error carries retry_after for the caller to plan
+        if getattr(exc, "attempts", 0) > self.retry.max_retries:
+            return True  # out of retries: no retry follows, so none is paid for from the budget
         return self._budget is not None and not self._budget.withdraw(exc)
 
     async def _attempt(self, call: _Call) -> ApiResponse:
@@ -223,6 +225,7 @@ class Transport:
         started = time.perf_counter()
         headers: Mapping[str, str] | None = None
         retry_after: float | None = None
+        failure: GettError | None = None
         try:
             try:
                 async with session.request(
@@ -230,7 +233,7 @@ class Transport:
                     self.base_url + request.path,
                     data=request.body,
                     params=request.params,
-                    headers=self._write_headers if request.write else self._read_headers,
+                    headers=self._read_headers if request.body is None else self._write_headers,
                     allow_redirects=False,
                     timeout=call.timeout if call.timeout is not None else aiohttp.helpers.sentinel,
                 ) as resp:
@@ -238,19 +241,21 @@ class Transport:
                     status = resp.status
                     headers = resp.headers
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-                error: GettError = APITimeoutError(
+                failure = APITimeoutError(
                     f"{request.method} {request.template} timed out ({type(exc).__name__})",
                     attempts=call.attempts, method=request.method, path=request.template,
                 )
-                self._report(call, None, started, None, error)
-                raise error from None
             except aiohttp.ClientError as exc:
-                error = APIConnectionError(
+                failure = APIConnectionError(
                     f"{request.method} {request.template} failed: {type(exc).__name__}: {exc}",
                     attempts=call.attempts, method=request.method, path=request.template,
                 )
-                self._report(call, None, started, None, error)
-                raise error from None
+            if failure is not None:
+                # Raised outside the except blocks so the aiohttp exception is not kept as
+                # __context__: its frames hold the request headers, the API key included.
+                self._report(call, None, started, None, failure)
+                raise failure
+            assert headers is not None  # set by the answer, the only way here
             if status < 300:
                 request_id = headers.get("X-Request-Id")
                 self._report(call, status, started, request_id, None)
@@ -277,17 +282,26 @@ class Transport:
                 duration * 1000, call.attempts, request_id, _describe(error),
             )
         if self._on_attempt is not None:
-            result = self._on_attempt(
-                Attempt(request.method, request.template, call.attempts, status, duration, request_id, error)
-            )
+            attempt = Attempt(request.method, request.template, call.attempts, status, duration, request_id, error)
+            try:
+                result = self._on_attempt(attempt)
+            except Exception:  # a broken metrics hook must not fail the request it observes
+                logger.exception("the on_attempt hook raised; the request goes on")
+                return
             if asyncio.iscoroutine(result):
                 # A hook may be async; it must not delay the request path, so it runs beside it.
                 task = asyncio.ensure_future(result)
                 _HOOK_TASKS.add(task)
-                task.add_done_callback(_HOOK_TASKS.discard)
+                task.add_done_callback(_hook_done)
 
 
 _HOOK_TASKS: set[asyncio.Future[Any]] = set()
+
+
+def _hook_done(task: asyncio.Future[Any]) -> None:
+    _HOOK_TASKS.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the async on_attempt hook raised %r", task.exception())
 
 
 def _describe(error: GettError | None) -> str:

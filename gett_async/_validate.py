@@ -70,8 +70,11 @@ def url(field: str, value: object) -> str:
         raise GettValidationError(field, f"must be a URL string, got {type(value).__name__}")
     if len(value) > LIMITS["url"]:
         raise GettValidationError(field, f"is {len(value)} characters; at most {LIMITS['url']} are accepted")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
         raise GettValidationError(field, f"must be an absolute http(s) URL, got {_show(value)}")
     return value
 

@@ -1,0 +1,502 @@
+"""GettClient construction, lifecycle, sessions, event loops, timeouts, hooks and trace configs."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import warnings
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from helpers_core import API_KEY, BASE, ORDER_ID, ORDER_URL, RecordingGate, make_client, only_call, total_calls
+
+from gett_async import (
+    APIConnectionError,
+    Attempt,
+    GettClient,
+    GettError,
+    GettValidationError,
+    HeaderRateLimitGate,
+    RetryPolicy,
+    ServerError,
+)
+from gett_async._session import DEFAULT_TIMEOUT
+
+SANDBOX = "https://api-sandbox.gett-tech.com"
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the client talks must come from the arguments of each test alone."""
+    for name in ("GETT_API_KEY", "GETT_BASE_URL", "GETT_ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# -- API key -----------------------------------------------------------------------------
+
+
+async def test_key_from_environment_is_sent(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GETT_API_KEY", "zpka_from_env_42")
+    mocked.post(ORDER_URL, status=204)
+    async with GettClient() as gett:
+        await gett.orders.complete(ORDER_ID)
+    assert only_call(mocked)[2]["headers"]["Authorization"] == "Bearer zpka_from_env_42"
+
+
+async def test_explicit_key_wins_over_environment(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GETT_API_KEY", "zpka_from_env_42")
+    mocked.post(ORDER_URL, status=204)
+    async with GettClient(API_KEY) as gett:
+        await gett.orders.complete(ORDER_ID)
+    assert only_call(mocked)[2]["headers"]["Authorization"] == f"Bearer {API_KEY}"
+
+
+@pytest.mark.parametrize("env", [None, ""])
+def test_missing_key_refused(monkeypatch: pytest.MonkeyPatch, env: str | None) -> None:
+    if env is None:
+        monkeypatch.delenv("GETT_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("GETT_API_KEY", env)
+    with pytest.raises(GettValidationError, match="GETT_API_KEY") as info:
+        GettClient()
+    assert info.value.field == "api_key"
+
+
+@pytest.mark.parametrize("key", ["zpka one", "zpka\r\nX-Evil: 1", " zpka", "zpka\t", 12345])
+def test_malformed_key_refused(key: Any) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(key)
+    assert info.value.field == "api_key"
+
+
+# -- environments and base URLs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environment", "base"), [("production", BASE), ("sandbox", SANDBOX)], ids=["production", "sandbox"]
+)
+async def test_environments(mocked: Any, environment: str, base: str) -> None:
+    url = f"{base}/v1/commerce/orders/{ORDER_ID}/status"
+    mocked.post(url, status=204)
+    async with GettClient(API_KEY, environment=environment) as gett:
+        assert gett.base_url == base
+        assert gett.environment == environment
+        await gett.orders.complete(ORDER_ID)
+    assert only_call(mocked)[:2] == ("POST", url)
+
+
+def test_default_environment_is_production() -> None:
+    assert GettClient(API_KEY).base_url == BASE
+
+
+@pytest.mark.parametrize("environment", ["staging", "Production", "prod"])
+def test_unknown_environment_refused(environment: str) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, environment=environment)
+    assert info.value.field == "environment"
+
+
+async def test_base_url_override(mocked: Any) -> None:
+    url = f"https://gett-proxy.example.com/gett/v1/commerce/orders/{ORDER_ID}/status"
+    mocked.post(url, status=204)
+    async with GettClient(API_KEY, environment="sandbox", base_url="https://gett-proxy.example.com/gett/") as gett:
+        assert gett.base_url == "https://gett-proxy.example.com/gett"
+        await gett.orders.complete(ORDER_ID)
+    assert only_call(mocked)[:2] == ("POST", url)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.5.5.5",
+        "http://[::1]:8080",
+        "http://localhost:9000",
+        "http://LOCALHOST",
+        "https://api.example.com",
+        "https://10.0.0.5:8443",
+    ],
+)
+def test_allowed_base_urls(base_url: str) -> None:
+    assert GettClient(API_KEY, base_url=base_url).base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://api.gett-tech.com",
+        "http://10.0.0.1",
+        "http://192.168.1.10:8080",
+        "http://localhost.evil.example.com",
+        "http://127.0.0.1.nip.io",
+        "http://[::2]",
+        "ftp://127.0.0.1",
+        "api.gett-tech.com",
+        "https://user:secret@api.example.com",
+        "https://api.example.com?x=1",
+        "https://api.example.com/#frag",
+        "https://",
+    ],
+)
+def test_refused_base_urls(base_url: str) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, base_url=base_url)
+    assert info.value.field == "base_url"
+
+
+def test_plain_http_refusal_explains_itself() -> None:
+    with pytest.raises(GettValidationError, match="loopback"):
+        GettClient(API_KEY, base_url="http://api.gett-tech.com")
+
+
+def test_other_construction_refusals() -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, max_connections=0)
+    assert info.value.field == "max_connections"
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, gate=HeaderRateLimitGate(), writes_per_minute=10)
+    assert info.value.field == "gate"
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, timeout=0)
+    assert info.value.field == "timeout"
+
+
+def test_policy_and_gate_properties() -> None:
+    policy = RetryPolicy(max_retries=1)
+    gate = RecordingGate()
+    client = GettClient(API_KEY, retry=policy, gate=gate)
+    assert client.retry is policy
+    assert client.gate is gate
+    assert GettClient(API_KEY, max_retries=7).retry.max_retries == 7
+    default = GettClient(API_KEY, writes_per_minute=50).gate
+    assert isinstance(default, HeaderRateLimitGate)
+    assert "writes_per_minute=50" in repr(default)
+
+
+def test_repr_shows_environment_not_key() -> None:
+    client = GettClient(API_KEY, environment="sandbox")
+    assert repr(client) == f"GettClient(environment='sandbox', base_url='{SANDBOX}')"
+    assert API_KEY not in repr(client) and API_KEY not in str(client)
+
+
+# -- lifecycle ---------------------------------------------------------------------------
+
+
+async def test_async_with_opens_and_closes_its_own_session() -> None:
+    client = make_client()
+    assert not client.closed
+    async with client as entered:
+        assert entered is client
+        session = client._transport._session
+        assert isinstance(session, aiohttp.ClientSession) and not session.closed
+    assert client.closed
+    assert session.closed
+
+
+async def test_aclose_is_idempotent_and_later_calls_fail(mocked: Any) -> None:
+    client = make_client()
+    await client.aclose()
+    await client.aclose()
+    assert client.closed
+    with pytest.raises(GettError, match="closed"):
+        await client.orders.complete(ORDER_ID)
+    assert mocked.requests == {}
+
+
+async def test_session_is_created_lazily_without_async_with(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    client = make_client()
+    assert client._transport._session is None
+    try:
+        await client.orders.complete(ORDER_ID)
+        assert client._transport._session is not None
+    finally:
+        await client.aclose()
+    assert client._transport._session.closed
+    assert total_calls(mocked) == 1
+
+
+async def test_caller_session_is_used_and_left_open(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    async with aiohttp.ClientSession(headers={"X-Caller-Session": "yes"}) as session:
+        async with make_client(session=session) as gett:
+            await gett.orders.complete(ORDER_ID)
+            assert gett._transport._session is session
+        assert gett.closed
+        assert not session.closed
+        # aioresponses merges the session's default headers: the request went through ``session``.
+        headers = only_call(mocked)[2]["headers"]
+        assert headers["X-Caller-Session"] == "yes"
+        assert headers["Authorization"] == f"Bearer {API_KEY}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del gett
+            gc.collect()
+        assert not [w for w in caught if "GettClient" in str(w.message)]
+
+
+async def test_unclosed_client_warns_when_collected() -> None:
+    client = make_client()
+    await client.__aenter__()
+    session = client._transport._session
+    assert session is not None
+    try:
+        with pytest.warns(ResourceWarning, match="GettClient") as caught:
+            del client
+            gc.collect()
+        assert any("aclose" in str(w.message) for w in caught)
+        assert not any(API_KEY in str(w.message) for w in caught)
+    finally:
+        await session.close()
+
+
+def test_client_without_session_does_not_warn() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client = GettClient(API_KEY)
+        del client
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+async def test_closed_client_does_not_warn() -> None:
+    client = make_client()
+    async with client:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del client
+        gc.collect()
+    assert not [w for w in caught if "GettClient" in str(w.message)]
+
+
+def test_client_cannot_move_between_event_loops(mocked: Any) -> None:
+    first = asyncio.new_event_loop()
+    second = asyncio.new_event_loop()
+    client = make_client()
+    try:
+        first.run_until_complete(client.__aenter__())
+        with pytest.raises(GettError, match="another event loop") as info:
+            second.run_until_complete(client.orders.complete(ORDER_ID))
+        assert "one client per loop" in str(info.value)
+        assert mocked.requests == {}
+    finally:
+        first.run_until_complete(client.aclose())
+        first.close()
+        second.close()
+    assert client.closed
+
+
+def test_client_used_in_two_asyncio_runs_fails_clearly(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    client = make_client()
+
+    async def use() -> None:
+        await client.orders.complete(ORDER_ID)
+
+    async def close() -> None:
+        await client.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(use())
+        with pytest.raises(GettError, match="another event loop"):
+            asyncio.run(use())
+    finally:
+        loop.run_until_complete(close())
+        loop.close()
+    assert total_calls(mocked) == 1
+
+
+# -- timeouts ----------------------------------------------------------------------------
+
+
+async def test_client_timeout_as_seconds(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    async with make_client(timeout=5) as gett:
+        await gett.orders.complete(ORDER_ID)
+        session_timeout = gett._transport._session.timeout
+    expected = aiohttp.ClientTimeout(total=5.0, connect=5.0)
+    assert only_call(mocked)[2]["timeout"] == expected
+    assert session_timeout == expected
+
+
+async def test_client_timeout_as_client_timeout(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    timeout = aiohttp.ClientTimeout(total=7, sock_read=3)
+    async with make_client(timeout=timeout) as gett:
+        await gett.orders.complete(ORDER_ID)
+    assert only_call(mocked)[2]["timeout"] == timeout
+
+
+async def test_per_call_timeout_overrides_client_timeout(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204, repeat=True)
+    custom = aiohttp.ClientTimeout(total=1, connect=0.5)
+    async with make_client(timeout=5) as gett:
+        await gett.orders.complete(ORDER_ID, timeout=2.5)
+        await gett.orders.complete(ORDER_ID, timeout=custom)
+    calls = next(iter(mocked.requests.values()))
+    assert [c.kwargs["timeout"] for c in calls] == [aiohttp.ClientTimeout(total=2.5), custom]
+
+
+async def test_no_timeout_uses_the_session_default(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    async with make_client() as gett:
+        await gett.orders.complete(ORDER_ID)
+        assert gett._transport._session.timeout == DEFAULT_TIMEOUT
+    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
+
+
+async def test_caller_session_timeout_is_not_replaced(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    mine = aiohttp.ClientTimeout(total=99)
+    async with aiohttp.ClientSession(timeout=mine) as session:
+        async with make_client(session=session) as gett:
+            await gett.orders.complete(ORDER_ID)
+        assert session.timeout == mine
+    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
+
+
+async def test_user_agent_prefix(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    async with make_client(user_agent="acme-pos/2.1") as gett:
+        await gett.orders.complete(ORDER_ID)
+    agent = only_call(mocked)[2]["headers"]["User-Agent"]
+    assert agent.startswith("acme-pos/2.1 gett-async/")
+
+
+# -- per-attempt hook --------------------------------------------------------------------
+
+
+async def test_hook_sees_every_attempt(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=503, payload={"errorCode": "SERVICE_UNAVAILABLE"}, headers={"X-Request-Id": "r1"})
+    mocked.post(ORDER_URL, exception=aiohttp.ClientConnectionError("reset by peer"))
+    mocked.post(ORDER_URL, status=204, headers={"X-Request-Id": "r3"})
+    seen: list[Attempt] = []
+    async with make_client(on_attempt=seen.append) as gett:
+        receipt = await gett.orders.update_status(ORDER_ID, status="ready")
+    assert receipt.attempts == 3
+    assert [a.attempt for a in seen] == [1, 2, 3]
+    assert [a.status for a in seen] == [503, None, 204]
+    assert [a.request_id for a in seen] == ["r1", None, "r3"]
+    assert {a.method for a in seen} == {"POST"}
+    assert {a.path for a in seen} == {"/v1/commerce/orders/{order_id}/status"}
+    assert all(a.duration >= 0 for a in seen)
+    assert isinstance(seen[0].error, ServerError) and seen[0].error.status == 503
+    assert isinstance(seen[1].error, APIConnectionError) and "reset by peer" in str(seen[1].error)
+    assert seen[2].error is None
+
+
+async def test_async_hook_is_awaited_for_every_attempt(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=500)
+    mocked.post(ORDER_URL, status=204)
+    seen: list[Attempt] = []
+    both = asyncio.Event()
+
+    async def hook(attempt: Attempt) -> None:
+        await asyncio.sleep(0)
+        seen.append(attempt)
+        if len(seen) == 2:
+            both.set()
+
+    async with make_client(on_attempt=hook) as gett:
+        await gett.orders.complete(ORDER_ID)
+        await asyncio.wait_for(both.wait(), timeout=5)
+    assert [(a.attempt, a.status) for a in seen] == [(1, 500), (2, 204)]
+    assert isinstance(seen[0].error, ServerError) and seen[1].error is None
+
+
+async def test_a_raising_hook_does_not_fail_the_request(mocked: Any, caplog: pytest.LogCaptureFixture) -> None:
+    mocked.post(ORDER_URL, status=204)
+
+    def broken(attempt: Attempt) -> None:
+        raise RuntimeError("metrics backend down")
+
+    async with make_client(on_attempt=broken) as gett:
+        receipt = await gett.orders.complete(ORDER_ID)
+    assert receipt.status == 204
+    assert any("on_attempt hook raised" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_raising_async_hook_is_logged_not_lost(mocked: Any, caplog: pytest.LogCaptureFixture) -> None:
+    mocked.post(ORDER_URL, status=204)
+    ran = asyncio.Event()
+
+    async def broken(attempt: Attempt) -> None:
+        ran.set()
+        raise RuntimeError("metrics backend down")
+
+    async with make_client(on_attempt=broken) as gett:
+        await gett.orders.complete(ORDER_ID)
+        await ran.wait()
+        for _ in range(3):  # the hook task's done callback runs on a later loop iteration
+            await asyncio.sleep(0)
+    assert any("async on_attempt hook raised" in r.getMessage() for r in caplog.records)
+
+
+# -- trace configs (real loopback server: aioresponses bypasses tracing) -------------------
+
+
+async def _order_server() -> TestServer:
+    async def handler(request: web.Request) -> web.Response:
+        assert request.headers["Authorization"] == f"Bearer {API_KEY}"
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/v1/commerce/orders/{order_id}/status", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_trace_configs_reach_the_clients_own_session() -> None:
+    started: list[str] = []
+
+    async def on_request_start(session: Any, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        started.append(f"{params.method} {params.url.path}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    server = await _order_server()
+    try:
+        async with make_client(base_url=str(server.make_url("")), trace_configs=[trace]) as gett:
+            assert trace in gett._transport._session.trace_configs
+            receipt = await gett.orders.complete(ORDER_ID)
+    finally:
+        await server.close()
+    assert receipt.status == 204
+    assert started == [f"POST /v1/commerce/orders/{ORDER_ID}/status"]
+
+
+async def test_trace_configs_are_not_forced_onto_a_caller_session() -> None:
+    started: list[str] = []
+
+    async def on_request_start(session: Any, context: Any, params: Any) -> None:
+        started.append(params.method)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    server = await _order_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with make_client(base_url=str(server.make_url("")), session=session, trace_configs=[trace]) as gett:
+                await gett.orders.complete(ORDER_ID)
+            assert trace not in session.trace_configs
+    finally:
+        await server.close()
+    assert started == []
+
+
+async def test_real_connection_refused_is_an_api_connection_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with make_client(base_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(max_retries=0)) as gett:
+        with pytest.raises(APIConnectionError) as info:
+            await gett.orders.complete(ORDER_ID)
+    assert info.value.attempts == 1
+    assert info.value.path == "/v1/commerce/orders/{order_id}/status"

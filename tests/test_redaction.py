@@ -1,0 +1,185 @@
+"""The API key never leaves the Authorization header: not in logs, reprs, errors or tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from helpers_core import API_KEY, ORDER_ID, ORDER_URL, STORE_ID, RecordingGate, make_client, record_backoff_waits
+
+from gett_async import Attempt, GettClient, GettError, GettValidationError, RetryPolicy
+
+STATUS_URL = f"https://api.gett-tech.com/v1/commerce/stores/{STORE_ID}/status"
+KEY_PARTS = (API_KEY, API_KEY[5:], API_KEY[-16:])  # the key, and long pieces of it
+
+
+def assert_clean(text: str) -> None:
+    for part in KEY_PARTS:
+        assert part not in text
+
+
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and every exception it keeps, shown (causes) or not (suppressed context)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def assert_exception_clean(exc: BaseException, *, with_locals: bool = True) -> None:
+    assert_clean("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for error in chain(exc):
+        assert_clean(str(error))
+        assert_clean(repr(error))
+        assert_clean(repr(error.args))
+        assert_clean(repr(getattr(error, "__dict__", {})))
+        if with_locals:
+            # What a crash reporter that shows frame locals would print, for every kept exception.
+            detailed = traceback.TracebackException(type(error), error, error.__traceback__, capture_locals=True)
+            assert_clean("".join(detailed.format(chain=False)))
+
+
+def assert_logs_clean(caplog: pytest.LogCaptureFixture) -> None:
+    assert caplog.records, "expected the SDK to log its attempts"
+    for record in caplog.records:
+        assert_clean(record.getMessage())
+        assert_clean(repr(record.args))
+    assert_clean(caplog.text)
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="gett_async")
+    return caplog
+
+
+async def test_key_is_sent_but_the_headers_repr_hides_it(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204)
+    mocked.get(STATUS_URL, payload={"status": "online"})
+    async with make_client() as gett:
+        await gett.orders.complete(ORDER_ID)
+        await gett.store_status.get(STORE_ID)
+    assert len(mocked.requests) == 2
+    for calls in mocked.requests.values():
+        headers = calls[0].kwargs["headers"]
+        assert headers["Authorization"] == f"Bearer {API_KEY}"
+        assert_clean(repr(headers))
+        assert_clean(str(headers))
+        assert "Bearer ***" in repr(headers)
+
+
+async def test_client_and_transport_reprs(mocked: Any) -> None:
+    async with make_client() as gett:
+        for text in (repr(gett), str(gett), repr(vars(gett._transport)), repr(gett.orders), repr(gett.gate)):
+            assert_clean(text)
+
+
+async def test_successful_and_retried_calls_log_no_key(
+    mocked: Any, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    mocked.post(ORDER_URL, status=204, headers={"X-Request-Id": "r1"})
+    mocked.post(ORDER_URL, status=503, payload={"errorCode": "SERVICE_UNAVAILABLE", "retryAfter": 0})
+    mocked.post(ORDER_URL, exception=aiohttp.ClientConnectionError("peer reset"))
+    mocked.post(ORDER_URL, status=204)
+    mocked.get(STATUS_URL, payload={"status": "online"})
+    attempts: list[Attempt] = []
+    async with make_client(on_attempt=attempts.append) as gett:
+        await gett.orders.complete(ORDER_ID)
+        assert (await gett.orders.complete(ORDER_ID)).attempts == 3
+        await gett.store_status.get(STORE_ID)
+    assert len(attempts) == 5
+    assert_clean(repr(attempts))
+    assert_logs_clean(debug_logs)
+    levels = {r.levelname for r in debug_logs.records}
+    assert {"DEBUG", "INFO"} <= levels
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"status": 401, "payload": {"title": "Unauthorized", "status": 401, "errorCode": "UNAUTHENTICATED",
+                                    "detail": "Authentication required. Provide a valid API key (Bearer zpka_...)."}},
+        {"status": 403, "body": b""},
+        {"status": 422, "payload": {"errors": [{"code": "X", "message": "bad"}], "requestId": "req_1"}},
+        {"status": 503, "payload": {"retryable": True}, "repeat": True},
+        {"status": 429, "payload": {"retryAfter": 3600}},
+        {"exception": aiohttp.ClientConnectionError("connection refused"), "repeat": True},
+        {"exception": aiohttp.ServerDisconnectedError(), "repeat": True},
+        {"exception": asyncio.TimeoutError(), "repeat": True},
+    ],
+    ids=["401", "403-bare", "422", "503-exhausted", "429-fail-fast", "connection", "disconnect", "timeout"],
+)
+async def test_failed_calls_leak_no_key(
+    mocked: Any, debug_logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, response: dict[str, Any]
+) -> None:
+    record_backoff_waits(monkeypatch)  # never sleep for real, whatever the server asks
+    mocked.post(ORDER_URL, **response)
+    attempts: list[Attempt] = []
+    async with make_client(on_attempt=attempts.append, gate=RecordingGate()) as gett:
+        with pytest.raises(GettError) as info:
+            await gett.orders.update_status(ORDER_ID, status="confirmed")
+    assert_exception_clean(info.value)
+    assert_clean(repr(attempts))
+    assert_logs_clean(debug_logs)
+
+
+async def _failing_server() -> TestServer:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"status": 500, "errorCode": "INTERNAL_ERROR"}, status=500)
+
+    app = web.Application()
+    app.router.add_post("/v1/commerce/orders/{order_id}/status", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_real_http_failure_leaks_no_key(debug_logs: pytest.LogCaptureFixture) -> None:
+    server = await _failing_server()
+    try:
+        async with make_client(base_url=str(server.make_url("")), retry=RetryPolicy(max_retries=1, base=0.001,
+                                                                                   cap=0.002)) as gett:
+            with pytest.raises(GettError) as info:
+                await gett.orders.complete(ORDER_ID)
+    finally:
+        await server.close()
+    assert info.value.attempts == 2
+    assert_exception_clean(info.value)
+    assert_logs_clean(debug_logs)
+
+
+async def test_real_connection_refused_leaks_no_key(debug_logs: pytest.LogCaptureFixture) -> None:
+    """aiohttp's own frames hold the request headers; the SDK's error must not keep them alive."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with make_client(base_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(max_retries=1, base=0.001,
+                                                                                  cap=0.002)) as gett:
+        with pytest.raises(GettError) as info:
+            await gett.orders.complete(ORDER_ID)
+    assert info.value.attempts == 2
+    assert "Cannot connect" in str(info.value)
+    assert_exception_clean(info.value)
+    assert_logs_clean(debug_logs)
+
+
+@pytest.mark.parametrize("key", [API_KEY + " trailing", "\n" + API_KEY, f"Bearer {API_KEY}"])
+def test_refused_key_is_not_echoed(key: str) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(key)
+    assert info.value.field == "api_key"
+    # Frame locals are not checked here: the caller's own frames hold the key it passed.
+    assert_exception_clean(info.value, with_locals=False)
