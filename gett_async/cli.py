@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as files:
             if args.command == "replay":  # opened here: file I/O stays out of the event loop
-                args.source = sys.stdin if args.file == "-" else files.enter_context(open(args.file, encoding="utf-8"))
+                # Bytes, decoded line by line: one line that is not UTF-8 is refused on its own.
+                stdin = getattr(sys.stdin, "buffer", sys.stdin)
+                args.source = stdin if args.file == "-" else files.enter_context(open(args.file, "rb"))
                 args.sink = files.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else None
             return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
@@ -131,6 +133,8 @@ def _client(args: argparse.Namespace) -> Any:
 
 async def _send(args: argparse.Namespace) -> int:
     eta = _eta(args.eta) if args.eta else None
+    if eta is not None and args.status is None:  # a close carries no ETA: refuse, never drop it silently
+        raise GettValidationError("--eta", "goes only with --status, not with --complete or --cancel")
     client = _client(args)
     async with client as gett:
         if args.complete:
@@ -172,14 +176,20 @@ async def _replay(args: argparse.Namespace) -> int:
                     flush_malformed()
             flush_malformed()
     print(" ".join(f"{kind}={n}" for kind, n in counts.items()))
+    if stream.source_error is not None:  # the input broke off: what follows it was never read
+        print(f"gett-async: error: reading {args.file} failed: {_one_line(stream.source_error)}", file=sys.stderr)
+        return EXIT_FAILED
     if counts["failed"]:
         return EXIT_FAILED
     return EXIT_REFUSED if counts["refused"] else EXIT_OK
 
 
-async def _read_lines(source: IO[str], malformed: list[dict[str, Any]]) -> AsyncIterator[_Line]:
+async def _read_lines(source: IO[Any], malformed: list[dict[str, Any]]) -> AsyncIterator[_Line]:
     """Parsed JSON objects, lazily; an unparseable line becomes a refused record instead."""
     for number, text in enumerate(_lines(source), start=1):
+        if text is None:
+            malformed.append(_refused_line(number, "not UTF-8 text"))
+            continue
         if not text.strip():
             continue
         try:
@@ -196,8 +206,16 @@ async def _read_lines(source: IO[str], malformed: list[dict[str, Any]]) -> Async
         await asyncio.sleep(0)  # let outcomes flow while a large file is read
 
 
-def _lines(source: IO[str]) -> Iterator[str]:
-    yield from source
+def _lines(source: IO[Any]) -> Iterator[str | None]:
+    """Each line as text; None for a line that is not UTF-8. A leading BOM is dropped."""
+    for number, raw in enumerate(source, start=1):
+        if isinstance(raw, str):
+            yield raw.removeprefix("\ufeff") if number == 1 else raw
+            continue
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            yield None
 
 
 def _refused_line(number: int, why: str) -> dict[str, Any]:
@@ -234,11 +252,16 @@ async def _emulator(args: argparse.Namespace) -> int:
         error_500=share, error_502=share, error_503=share, error_429=share, drop_before=share, drop_after=share
     )
     await serve_forever(
-        args.host, args.port, api_key=args.api_key, faults=faults, seed=args.seed,
+        args.host, args.port, out=_print_flushed, api_key=args.api_key, faults=faults, seed=args.seed,
         writes_per_window=args.writes_per_minute or None, reads_per_window=args.reads_per_minute or None,
         window_seconds=60.0, auto_create_orders=True,
     )
     return EXIT_OK
+
+
+def _print_flushed(line: str) -> None:
+    # The URL and key are read by scripts through a pipe, where stdout is block-buffered.
+    print(line, flush=True)
 
 
 _RELATIVE = re.compile(r"\+(\d+)([smh])")

@@ -139,7 +139,10 @@ _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
 
 def _check_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        raise GettValidationError("base_url", f"must be an absolute http(s) URL, got {base_url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise GettValidationError("base_url", f"must be an absolute http(s) URL, got {base_url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:

@@ -1,0 +1,388 @@
+"""The ``gett-async`` command line, in-process through ``main()`` and as ``python -m gett_async``.
+
+``main()`` calls ``asyncio.run``, so against an emulator running in the test's loop it runs in a
+worker thread (``asyncio.to_thread``) while the loop keeps serving; subprocesses are started
+with asyncio's subprocess API for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gett_async import GettClient, cli
+from gett_async.cli import main
+from gett_async.testing import FaultConfig, GettEmulator
+
+ORDER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+#: Every attempt is answered 503 with retryAfter 0: the CLI's default retries take no time.
+ALWAYS_503 = FaultConfig(error_503=1.0, fault_retry_after=0)
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[GettEmulator]:
+    async with GettEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def keyed(emu: GettEmulator, monkeypatch: pytest.MonkeyPatch) -> GettEmulator:
+    """The emulator, with its key in GETT_API_KEY (the CLI reads the key only from there)."""
+    monkeypatch.setenv("GETT_API_KEY", emu.api_key)
+    monkeypatch.delenv("GETT_BASE_URL", raising=False)
+    return emu
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("gett-async")
+    return lines[0]
+
+
+async def _cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+def _env(**changes: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GETT_")}
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+async def _run(*argv: str, env: dict[str, str], stdin: bytes | None = None) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gett_async", *argv,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+# -- help, usage, demo ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["demo"], ["send"], ["replay"], ["emulator"]], ids=lambda c: c[0] if c else "top"
+)
+def test_help_exits_0(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: gett-async")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert re.fullmatch(r"gett-async \S+\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["send"], ["send", ORDER], ["send", ORDER, "--status", "ready", "--complete"], ["demo", "--orders", "0"]],
+    ids=["no-command", "no-order", "no-update", "two-updates", "zero-orders"],
+)
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert "(see --help)" in _one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_demo_prints_the_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--orders", "30", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Summary" in out and "Checks" in out
+    for promise in (
+        "every event has exactly one outcome",
+        "refused exactly the illegal events",
+        "each sent update applied once, in order",
+        "emulator saw no illegal transition",
+        "no update failed after retries",
+    ):
+        assert promise in out
+    assert "FAILED" not in out
+    assert len(re.findall(r"│\s+ok \(", out)) == 5
+
+
+# -- send ---------------------------------------------------------------------------------------------
+
+
+async def test_send_applies_the_update(keyed: GettEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    order_id = keyed.create_order()
+    assert await _cli("send", order_id, "--status", "confirmed", "--eta", "+15m", "--base-url", keyed.url) == 0
+    assert capsys.readouterr().out == "sent: HTTP 204 after 1 attempt(s)\n"
+    order = keyed.order(order_id)
+    assert order.position == "confirmed"
+    assert [u.position for u in order.history] == ["confirmed"]
+    assert order.estimated_ready_at is not None
+
+    assert await _cli("send", order_id, "--cancel", "Out of stock", "--base-url", keyed.url) == 0
+    assert capsys.readouterr().out == "sent: HTTP 204 after 1 attempt(s)\n"
+    order = keyed.order(order_id)
+    assert (order.position, order.cancel_reason) == ("cancelled", "Out of stock")
+    assert len(keyed.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["send", "../../admin", "--status", "confirmed"], "order_id"),
+        (["send", ORDER, "--status", "cooking"], "status"),
+        (["send", ORDER, "--status", "pending"], "status"),
+        (["send", ORDER, "--cancel", "   "], "cancel_reason"),
+        (["send", ORDER, "--status", "confirmed", "--eta", "tomorrow"], "--eta"),
+        (["send", ORDER, "--status", "confirmed", "--eta", "2030-01-01T12:00:00"], "--eta"),
+        (["send", ORDER, "--complete", "--eta", "+15m"], "--eta"),
+        (["send", ORDER, "--cancel", "Closed", "--eta", "+15m"], "--eta"),
+    ],
+    ids=[
+        "bad-id",
+        "unknown-status",
+        "pending",
+        "blank-reason",
+        "eta-word",
+        "eta-naive",
+        "eta-on-complete",
+        "eta-on-cancel",
+    ],
+)
+async def test_send_refuses_bad_input_in_one_line(
+    keyed: GettEmulator, capsys: pytest.CaptureFixture[str], argv: list[str], field: str
+) -> None:
+    assert await _cli(*argv, "--base-url", keyed.url) == 2
+    captured = capsys.readouterr()
+    assert _one_error_line(captured.err).startswith(f"gett-async: error: {field}: ")
+    assert captured.out == ""
+    assert len(keyed.requests) == 0
+
+
+def test_missing_key_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("GETT_API_KEY", raising=False)
+    assert main(["send", ORDER, "--status", "confirmed", "--base-url", "http://127.0.0.1:9"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "GETT_API_KEY" in line and "is not set" in line
+
+
+def test_bad_base_url_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GETT_API_KEY", "zpka_test_x")
+    for base_url in ("http://example.com", "http://[::1", "ftp://127.0.0.1"):
+        assert main(["send", ORDER, "--status", "confirmed", "--base-url", base_url]) == 2
+        assert "base_url" in _one_error_line(capsys.readouterr().err)
+
+
+async def test_send_api_errors_are_one_line(keyed: GettEmulator, capsys: pytest.CaptureFixture[str]) -> None:
+    # An unknown order: 404, not retried.
+    assert await _cli("send", ORDER, "--status", "confirmed", "--base-url", keyed.url) == 2
+    assert "404" in _one_error_line(capsys.readouterr().err)
+    assert len(keyed.requests) == 1
+    # Every attempt fails: 1 + 3 retries (the CLI's default), then exit 2.
+    order_id = keyed.create_order()
+    keyed.set_faults(ALWAYS_503, seed=1)
+    keyed.reset_records()
+    assert await _cli("send", order_id, "--status", "confirmed", "--base-url", keyed.url) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "503" in line and "after 4 attempts" in line
+    assert len(keyed.requests) == 4
+    assert keyed.order(order_id).history == ()
+
+
+async def test_send_as_a_subprocess(emu: GettEmulator) -> None:
+    order_id = emu.create_order()
+    env = _env(GETT_API_KEY=emu.api_key)
+    code, out, err = await _run("send", "../../admin", "--status", "confirmed", "--base-url", emu.url, env=env)
+    assert code == 2
+    assert _one_error_line(err).startswith("gett-async: error: order_id: ")
+    assert out == ""
+    code, out, err = await _run("send", order_id, "--status", "confirmed", "--base-url", emu.url, env=_env())
+    assert code == 2
+    assert "GETT_API_KEY" in _one_error_line(err)
+    assert len(emu.requests) == 0
+    code, out, err = await _run("send", order_id, "--status", "preparing", "--base-url", emu.url, env=env)
+    assert (code, out, err) == (0, "sent: HTTP 204 after 1 attempt(s)\n", "")
+    assert emu.order(order_id).position == "preparing"
+
+
+# -- replay -------------------------------------------------------------------------------------------
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_replay_mixed_file(keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = keyed.create_order(), keyed.create_order()
+    lines = [
+        json.dumps({"orderId": a, "status": "confirmed", "estimatedReadyAt": "2030-01-01T12:00:00Z"}),  # 1 sent
+        "this is not JSON",  # 2 refused
+        json.dumps([{"orderId": a, "status": "preparing"}]),  # 3 refused: an array
+        json.dumps({"orderId": a, "status": "preparing"}),  # 4 sent
+        "",  # 5 blank: skipped, no record
+        json.dumps({"orderId": a, "status": "confirmed"}),  # 6 refused: backward
+        json.dumps({"orderId": b, "status": "ready", "note": "x"}),  # 7 refused: unknown key
+        json.dumps({"orderId": b, "state": "cancelled", "cancelReason": "Closed early"}),  # 8 sent
+        "   ",  # 9 blank
+        json.dumps({"orderId": a, "status": "ready"}),  # 10 sent
+    ]
+    source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
+    assert code == 1
+    assert capsys.readouterr().out == "sent=4 refused=4 failed=0 superseded=0\n"
+
+    records = {r["line"]: r for r in _records(out)}
+    assert len(records) == len(_records(out)) == 8
+    assert sorted(records) == [n for n, text in enumerate(lines, start=1) if text.strip()]
+    sent, refused = {1, 4, 8, 10}, {2, 3, 6, 7}
+    for number, record in records.items():
+        assert set(record) >= {"line", "orderId", "kind"}
+        assert record["kind"] == ("sent" if number in sent else "refused")
+        assert ("error" in record) == (number in refused)
+    assert records[2]["orderId"] is None and "not JSON" in records[2]["error"]
+    assert records[3]["orderId"] is None and "not a JSON object" in records[3]["error"]
+    assert records[6]["orderId"] == a and "cannot go from preparing to confirmed" in records[6]["error"]
+    assert records[7]["orderId"] == b and "unknown field(s) note" in records[7]["error"]
+    assert [u.position for u in keyed.order(a).history] == ["confirmed", "preparing", "ready"]
+    assert [u.position for u in keyed.order(b).history] == ["cancelled"]
+    assert keyed.stats.illegal_transitions == 0
+    assert len(keyed.requests) == 4
+
+
+async def test_replay_all_sent_exits_0(keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    orders = [keyed.create_order() for _ in range(5)]
+    lines = [
+        json.dumps({"orderId": oid, "status": status})
+        for status in ("confirmed", "ready")
+        for oid in orders  # interleaved: each order still keeps its own order
+    ] + [json.dumps({"orderId": oid, "state": "completed"}) for oid in orders]
+    source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
+    source.write_text("\n".join(lines), encoding="utf-8")  # no trailing newline
+    code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
+    assert code == 0
+    assert capsys.readouterr().out == "sent=15 refused=0 failed=0 superseded=0\n"
+    records = _records(out)
+    assert sorted(r["line"] for r in records) == list(range(1, 16))
+    assert all(r["kind"] == "sent" and "error" not in r for r in records)
+    assert all([u.position for u in keyed.order(oid).history] == ["confirmed", "ready", "completed"] for oid in orders)
+
+
+async def test_replay_failure_after_retries_exits_2(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = keyed.create_order(), keyed.create_order()
+    keyed.set_faults(ALWAYS_503, seed=1)
+    lines = [
+        json.dumps({"orderId": a, "status": "confirmed"}),
+        json.dumps({"orderId": b, "status": "pending"}),  # refused, yet the failure decides the code
+        json.dumps({"orderId": a, "status": "preparing"}),  # checked against the real state: still pending
+    ]
+    source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
+    assert code == 2
+    assert capsys.readouterr().out == "sent=0 refused=1 failed=2 superseded=0\n"
+    records = {r["line"]: r for r in _records(out)}
+    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "failed"]
+    for n in (1, 3):
+        assert records[n]["attempts"] == 4
+        assert "503" in records[n]["error"]
+    assert len(keyed.requests) == 8
+    assert keyed.order(a).history == ()
+
+
+async def test_replay_reads_stdin_in_a_subprocess(emu: GettEmulator) -> None:
+    order_id = emu.create_order()
+    text = "\n".join(
+        json.dumps({"orderId": order_id, **fields})
+        for fields in ({"status": "confirmed"}, {"status": "inTransit"}, {"state": "completed"})
+    )
+    env = _env(GETT_API_KEY=emu.api_key)
+    # A BOM, as some editors write, does not spoil the first line.
+    stdin = b"\xef\xbb\xbf" + text.encode() + b"\n"
+    code, out, err = await _run("replay", "-", "--base-url", emu.url, "--no-progress", env=env, stdin=stdin)
+    assert (code, out, err) == (0, "sent=3 refused=0 failed=0 superseded=0\n", "")
+    assert [u.position for u in emu.order(order_id).history] == ["confirmed", "inTransit", "completed"]
+
+
+async def test_replay_unreadable_files_are_one_line(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _cli("replay", str(tmp_path / "missing.jsonl"), "--base-url", keyed.url) == 2
+    assert "missing.jsonl" in _one_error_line(capsys.readouterr().err)
+    source = tmp_path / "events.jsonl"
+    source.write_text(json.dumps({"orderId": ORDER, "status": "confirmed"}) + "\n", encoding="utf-8")
+    out = tmp_path / "no-such-dir" / "outcomes.jsonl"
+    assert await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url) == 2
+    assert "no-such-dir" in _one_error_line(capsys.readouterr().err)
+    assert len(keyed.requests) == 0
+
+
+async def test_replay_input_that_breaks_off_exits_2(
+    keyed: GettEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An input that fails mid-way (an I/O error) must not end as a quiet success."""
+    order_id = keyed.create_order()
+
+    def broken(source: Any) -> Iterator[str]:
+        yield json.dumps({"orderId": order_id, "status": "confirmed"})
+        raise OSError("Input/output error")
+
+    monkeypatch.setattr(cli, "_lines", broken)
+    source = tmp_path / "events.jsonl"
+    source.write_text("ignored\n", encoding="utf-8")
+    assert await _cli("replay", str(source), "--base-url", keyed.url, "--no-progress") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "sent=1 refused=0 failed=0 superseded=0\n"
+    assert "Input/output error" in _one_error_line(captured.err)
+    assert keyed.order(order_id).position == "confirmed"
+
+
+# -- emulator -----------------------------------------------------------------------------------------
+
+
+async def test_emulator_subcommand_prints_url_and_key() -> None:
+    # Without PYTHONUNBUFFERED: the two lines must reach a pipe at once, not at exit.
+    env = _env(PYTHONUNBUFFERED=None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gett_async", "emulator", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
+        second = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
+        url = re.fullmatch(r"Gett Commerce API emulator listening on (http://127\.0\.0\.1:\d+)\n", first)
+        key = re.fullmatch(r"API key: (zpka_test_[0-9a-f]{32})\n", second)
+        assert url and key, (first, second)
+        assert not url.group(1).endswith(":0")
+        async with GettClient(api_key=key.group(1), base_url=url.group(1)) as gett:
+            assert await gett.stores.list() == []
+            receipt = await gett.orders.update_status(ORDER, status="confirmed")  # auto-created order
+            assert receipt.status == 204
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
+        assert proc.stderr is not None
+        err = (await proc.stderr.read()).decode()
+    assert "Traceback" not in err
