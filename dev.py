@@ -36,8 +36,8 @@ def ensure_venv() -> None:
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
     print("dev.py: installing gett-async[dev] into .venv", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    run(pip + ["--upgrade", "pip"])
-    run(pip + ["-e", f"{ROOT}[dev]"])
+    run([*pip, "--upgrade", "pip"])
+    run([*pip, "-e", f"{ROOT}[dev]"])
     STAMP.write_text(wanted)
 
 
