@@ -74,6 +74,8 @@ class GettClient:
             gate = HeaderRateLimitGate(reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute)
         elif reads_per_minute is not None or writes_per_minute is not None:
             raise GettValidationError("gate", "give either gate= or reads/writes_per_minute, not both")
+        if isinstance(timeout, bool):
+            raise GettValidationError("timeout", "must be seconds or an aiohttp.ClientTimeout, not a bool")
         if isinstance(timeout, (int, float)):
             if timeout <= 0:
                 raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
@@ -127,7 +129,9 @@ class GettClient:
         await self._transport.aclose()
 
     def __repr__(self) -> str:
-        return f"GettClient(environment={self.environment!r}, base_url={self.base_url!r})"
+        # getattr: a client whose __init__ refused its input still has a readable repr
+        environment, base_url = getattr(self, "environment", None), getattr(self, "base_url", None)
+        return f"GettClient(environment={environment!r}, base_url={base_url!r})"
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)

@@ -183,6 +183,20 @@ def test_repr_shows_environment_not_key() -> None:
     assert API_KEY not in repr(client) and API_KEY not in str(client)
 
 
+def test_a_refused_client_still_has_a_repr() -> None:
+    # Tracebacks that print frame locals call repr() on the half-built client.
+    client = GettClient.__new__(GettClient)
+    with pytest.raises(GettValidationError):
+        client.__init__(API_KEY, environment="staging")  # type: ignore[misc]
+    assert repr(client) == "GettClient(environment=None, base_url=None)"
+
+
+def test_a_bool_timeout_is_refused() -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, timeout=True)
+    assert info.value.field == "timeout"
+
+
 # -- lifecycle ---------------------------------------------------------------------------
 
 
