@@ -39,10 +39,8 @@ def format_datetime(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise GettValidationError("datetime", "must be timezone-aware; a naive datetime is ambiguous")
     utc = value.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond >= 1000:  # sub-millisecond precision alone would print a bare ".000"
-        text += f".{utc.microsecond // 1000:03d}"
-    return text + "Z"
+    # isoformat truncates to milliseconds, as before; "+00:00" (6 characters) becomes "Z"
+    return utc.isoformat(timespec="milliseconds" if utc.microsecond >= 1000 else "seconds")[:-6] + "Z"
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -144,7 +142,10 @@ converter.register_structure_hook_factory(_is_enum_or_str, _enum_or_str_factory)
 
 def encode(model: Any) -> bytes:
     """Serialise a request model to compact JSON bytes, once."""
-    return json.dumps(converter.unstructure(model), separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(converter.unstructure(model)).encode()
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # what json.dumps builds per call
 
 
 def decode(body: bytes, cls: type[T]) -> T:

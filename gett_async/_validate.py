@@ -22,6 +22,8 @@ LIMITS = {"text": 1000, "url": 2048, "id": 128}
 
 # Path segments are interpolated into URLs: allow only characters that need no escaping.
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
+# Already canonical (lowercase 8-4-4-4-12): returned as is, equal to str(uuid.UUID(value)).
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def uuid_id(field: str, value: object) -> str:
@@ -29,6 +31,8 @@ def uuid_id(field: str, value: object) -> str:
 
     A UUID check also guards the URL path: ``../``, ``?`` or ``%2F`` cannot pass.
     """
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
@@ -92,8 +96,11 @@ def aware(field: str, value: object) -> datetime:
 
 def enum_member(field: str, enum: type[E], value: object, *, refuse: tuple[E, ...] = ()) -> E:
     """Return the member of ``enum`` for a member or its wire string; refuse unknown values."""
+    # Fast path for wire strings: the enum's own value table, as enum(value) consults first.
+    member: E | None = enum._value2member_map_.get(value) if type(value) is str else None  # type: ignore[assignment]
     try:
-        member = enum(value)
+        if member is None:
+            member = enum(value)
     except ValueError:
         known = ", ".join(str(m.value) for m in enum if m not in refuse)
         raise GettValidationError(field, f"unknown value {_show(value)}; expected one of: {known}") from None

@@ -81,20 +81,20 @@ def check(
     """
     current = _position(current)
     target = _position(target)
-    allowed = allowed_next(current, strict=strict)
-    if is_closed(current):
-        raise IllegalTransitionError(current, target, allowed, f"the order is already {current}")
-    if target == current:
-        if current in ETA_POSITIONS and eta_changed:
-            return Move.ETA
-        why = "pending is set by Gett and never sent" if current == "pending" else (
-            "it is already the current status; only a different estimated_ready_at may restate it"
-        )
-        raise IllegalTransitionError(current, target, allowed, why)
     move = TRANSITIONS[current].get(target)
-    if move is None:
-        raise IllegalTransitionError(current, target, allowed, _why_not(current, target))
-    if strict and move is Move.SKIP:
+    if move is None or (strict and move is Move.SKIP):
+        allowed = allowed_next(current, strict=strict)  # only a refusal needs it
+        if is_closed(current):
+            raise IllegalTransitionError(current, target, allowed, f"the order is already {current}")
+        if target == current:
+            if current in ETA_POSITIONS and eta_changed:
+                return Move.ETA
+            why = "pending is set by Gett and never sent" if current == "pending" else (
+                "it is already the current status; only a different estimated_ready_at may restate it"
+            )
+            raise IllegalTransitionError(current, target, allowed, why)
+        if move is None:
+            raise IllegalTransitionError(current, target, allowed, _why_not(current, target))
         raise IllegalTransitionError(current, target, allowed, "strict mode allows only the next status")
     if move is Move.CANCEL and (cancel_reason is None or not str(cancel_reason).strip()):
         raise GettValidationError("cancel_reason", "a cancel needs a non-blank reason")

@@ -249,6 +249,7 @@ class OrderStream:
         for seed in snapshots or ():
             key = seed.order_id if isinstance(seed, OrderTracker) else _validate.uuid_id("orderId", seed.get("orderId"))
             self._seeds[key] = seed
+        self._ref = weakref.ref(self)  # what tasks and callbacks hold (see _launch)
         self._slots: dict[str, _Slot] = {}
         self._closed_ids = _ClosedMemory(closed_memory)
         self._ready: collections.deque[_Slot] = collections.deque()
@@ -427,9 +428,9 @@ class OrderStream:
         slot.busy = True
         # The task and its callback hold the stream only weakly, so a consumer that drops the
         # stream (e.g. breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
-        task = asyncio.ensure_future(_send(self._orders, request))
+        task = asyncio.get_running_loop().create_task(_send(self._orders, request))
         self._tasks.add(task)
-        task.add_done_callback(functools.partial(_sent, weakref.ref(self), slot, item))
+        task.add_done_callback(functools.partial(_sent, self._ref, slot, item))
 
     def _on_sent(self, task: asyncio.Task[Any], slot: _Slot, item: _Item) -> None:
         self._tasks.discard(task)

@@ -70,7 +70,7 @@ class OrderTracker:
         self._eta = None if estimated_ready_at is None else _validate.aware("estimated_ready_at", estimated_ready_at)
         self.strict = strict
         self._history: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_LIMIT)
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None  # made on first use: streams never need it
 
     # -- what Gett has acknowledged ------------------------------------------------------
 
@@ -158,6 +158,8 @@ class OrderTracker:
         return await self.advance("inTransit", estimated_ready_at=estimated_ready_at)
 
     async def _move(self, target: str | None, eta: datetime | None, reason: str | None, timeout: Timeout) -> Receipt:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         async with self._lock:  # one call at a time, in call order, against the real state
             request = self.prepare(target, estimated_ready_at=eta, cancel_reason=reason)
             receipt = Receipt.of(await self._orders._send(request, timeout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
@@ -50,11 +51,21 @@ def status_update_request(
     if target is None:
         if estimated_ready_at is None:
             raise GettValidationError("status", "empty update: give a status, a state or an estimated_ready_at")
-        body = OrderStatusUpdate(estimated_ready_at=estimated_ready_at)
+        body = _serde.encode(OrderStatusUpdate(estimated_ready_at=estimated_ready_at))
+    elif estimated_ready_at is None and cancel_reason is None:
+        body = _plain_body(target)
     else:
-        body = lifecycle.build_update(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
+        body = _serde.encode(
+            lifecycle.build_update(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
+        )
     path = paths.order_status
-    return ApiRequest("POST", path.replace("{order_id}", oid), path, _serde.encode(body))
+    return ApiRequest("POST", path.replace("{order_id}", oid), path, body)
+
+
+@functools.lru_cache(maxsize=16)
+def _plain_body(target: str) -> bytes:
+    """The body of a move to ``target`` alone (no ETA, no reason): the same bytes every time."""
+    return _serde.encode(lifecycle.build_update(target))
 
 
 class Orders(Resource):

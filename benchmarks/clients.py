@@ -1,0 +1,132 @@
+"""The four contenders, each sending N order-status POSTs at a given concurrency.
+
+- ``aiohttp``: hand-written aiohttp POSTs, one shared ClientSession (the baseline)
+- ``update_status``: ``gett.orders.update_status`` with default settings (retries, gate)
+- ``stream``: ``gett.orders.stream`` with trackers, one event per order
+- ``httpx``: hand-written httpx.AsyncClient POSTs
+
+aiohttp, update_status and httpx run ``concurrency`` worker coroutines that each send
+sequentially; the stream is given ``concurrency=`` itself. Each run opens its own client,
+warms its connection pool up, then times N requests (ids generated before the clock starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import attrs
+import httpx
+
+from gett_async import GettClient
+from gett_async.stream import OrderEvent, OutcomeKind
+
+API_KEY = "zpka_benchmark_0123456789abcdef"
+PATH = "/v1/commerce/orders/{}/status"
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"}
+BODY = {"status": "confirmed"}
+NAMES = ("aiohttp", "update_status", "stream", "httpx")
+
+
+@attrs.frozen
+class Run:
+    requests: int
+    seconds: float
+    latencies: list[float]  # seconds, one per request
+    cpu_seconds: float  # this process's CPU time over the run (other processes' load does not count)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def new_ids(n: int) -> list[str]:
+    return [str(uuid.uuid4()) for _ in range(n)]
+
+
+async def _workers(concurrency: int, ids: list[str], one: Callable[[str], Awaitable[object]]) -> Run:
+    latencies = [0.0] * len(ids)
+    jobs = iter(enumerate(ids))  # shared: each worker takes the next id when it is free
+
+    async def worker() -> None:
+        clock = time.perf_counter
+        for i, order_id in jobs:
+            started = clock()
+            await one(order_id)
+            latencies[i] = clock() - started
+
+    cpu, started = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Run(len(ids), time.perf_counter() - started, latencies, time.process_time() - cpu)
+
+
+async def _timed(concurrency: int, n: int, one: Callable[[str], Awaitable[object]]) -> Run:
+    await _workers(concurrency, new_ids(max(2 * concurrency, 50)), one)  # warm-up: fill the pool
+    return await _workers(concurrency, new_ids(n), one)
+
+
+async def run_aiohttp(url: str, concurrency: int, n: int) -> Run:
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
+
+        async def one(order_id: str) -> None:
+            async with session.post(url + PATH.format(order_id), json=BODY) as response:
+                await response.read()
+                if response.status >= 300:
+                    raise RuntimeError(f"HTTP {response.status}")
+
+        return await _timed(concurrency, n, one)
+
+
+async def run_update_status(url: str, concurrency: int, n: int) -> Run:
+    async with GettClient(api_key=API_KEY, base_url=url, max_connections=concurrency) as gett:
+
+        async def one(order_id: str) -> None:
+            await gett.orders.update_status(order_id, status="confirmed")
+
+        return await _timed(concurrency, n, one)
+
+
+async def run_stream(url: str, concurrency: int, n: int) -> Run:
+    async with GettClient(api_key=API_KEY, base_url=url, max_connections=concurrency) as gett:
+
+        async def stream(events: list[OrderEvent]) -> Run:
+            latencies = []
+            cpu, started = time.process_time(), time.perf_counter()
+            async with gett.orders.stream(events, concurrency=concurrency) as outcomes:
+                async for outcome in outcomes:
+                    if outcome.kind is not OutcomeKind.SENT:
+                        raise RuntimeError(f"event not sent: {outcome}")
+                    latencies.append(outcome.latency)
+            return Run(len(events), time.perf_counter() - started, latencies, time.process_time() - cpu)
+
+        await stream([OrderEvent(order_id=i, status="confirmed") for i in new_ids(max(2 * concurrency, 50))])
+        return await stream([OrderEvent(order_id=i, status="confirmed") for i in new_ids(n)])
+
+
+async def run_httpx(url: str, concurrency: int, n: int) -> Run:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=HEADERS, limits=limits, timeout=30.0) as client:
+
+        async def one(order_id: str) -> None:
+            response = await client.post(url + PATH.format(order_id), json=BODY)
+            if response.status_code >= 300:
+                raise RuntimeError(f"HTTP {response.status_code}")
+
+        return await _timed(concurrency, n, one)
+
+
+RUNNERS: dict[str, Callable[[str, int, int], Awaitable[Run]]] = {
+    "aiohttp": run_aiohttp,
+    "update_status": run_update_status,
+    "stream": run_stream,
+    "httpx": run_httpx,
+}
+
+
+def run_cell(name: str, url: str, concurrency: int, n: int) -> Run:
+    """One contender at one concurrency, in a fresh event loop."""
+    return asyncio.run(RUNNERS[name](url, concurrency, n))
