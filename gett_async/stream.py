@@ -40,7 +40,6 @@ import attrs
 from . import _serde, _validate, lifecycle
 from .errors import GettError, GettValidationError, IllegalTransitionError
 from .models.enums import WireEnum
-from .resources._base import Receipt
 from .tracker import OrderTracker
 
 if TYPE_CHECKING:
@@ -439,14 +438,13 @@ class OrderStream:
             error: BaseException = GettError("the stream was stopped before this update was answered")
             self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
             return
-        receipt, failure, latency = task.result()
-        if receipt is not None:
+        attempts, failure, latency = task.result()
+        if failure is None:
             slot.tracker.acknowledge(item.target, item.eta, item.reason)
             outcome = UpdateOutcome(
-                item.event, OutcomeKind.SENT, item.index, item.order_id, None, receipt.attempts, latency
+                item.event, OutcomeKind.SENT, item.index, item.order_id, None, attempts, latency
             )
         else:
-            attempts = getattr(failure, "attempts", 1)
             outcome = UpdateOutcome(
                 item.event, OutcomeKind.FAILED, item.index, item.order_id, failure, attempts, latency
             )
@@ -468,15 +466,16 @@ class OrderStream:
         self._wake()
 
 
-async def _send(orders: Orders, request: ApiRequest) -> tuple[Receipt | None, BaseException | None, float]:
+async def _send(orders: Orders, request: ApiRequest) -> tuple[int, BaseException | None, float]:
+    """(attempts, the error if it failed, seconds): a failure is a value here, never raised."""
     started = time.perf_counter()
     try:
-        receipt = Receipt.of(await orders._send(request, None))
+        response = await orders._send(request, None)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # never let one event kill the stream
-        return None, exc, time.perf_counter() - started
-    return receipt, None, time.perf_counter() - started
+        return getattr(exc, "attempts", 1), exc, time.perf_counter() - started
+    return response.attempts, None, time.perf_counter() - started
 
 
 def _sent(ref: weakref.ref[OrderStream], slot: _Slot, item: _Item, task: asyncio.Task[Any]) -> None:

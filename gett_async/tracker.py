@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -18,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _serde, _validate, lifecycle
+from ._session import ApiRequest
 from .errors import GettValidationError
 from .resources._base import Receipt, Timeout
-from .resources.orders import status_update_request
+from .resources.orders import plain_body, status_update_request
 
 if TYPE_CHECKING:
-    from ._session import ApiRequest
     from .client import GettClient
     from .resources.orders import Orders
 
@@ -48,7 +49,7 @@ class OrderTracker:
     forbids; see `gett_async.lifecycle`.
     """
 
-    __slots__ = ("_eta", "_history", "_lock", "_order_id", "_orders", "_position", "_status", "strict")
+    __slots__ = ("_eta", "_history", "_lock", "_order_id", "_orders", "_path", "_position", "_status", "strict")
 
     def __init__(
         self,
@@ -69,7 +70,12 @@ class OrderTracker:
         self._position = status_value if state_value == "open" else state_value
         self._eta = None if estimated_ready_at is None else _validate.aware("estimated_ready_at", estimated_ready_at)
         self.strict = strict
-        self._history: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_LIMIT)
+        # (position, unix time, eta, reason): HistoryEntry objects are built only when read.
+        self._history: collections.deque[tuple[str, float, datetime | None, str | None]] = collections.deque(
+            ((e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason) for e in history),
+            maxlen=HISTORY_LIMIT,
+        )
+        self._path: str | None = None
         self._lock: asyncio.Lock | None = None  # made on first use: streams never need it
 
     # -- what Gett has acknowledged ------------------------------------------------------
@@ -104,7 +110,10 @@ class OrderTracker:
     @property
     def history(self) -> tuple[HistoryEntry, ...]:
         """Acknowledged updates, oldest first (the last `HISTORY_LIMIT`)."""
-        return tuple(self._history)
+        return tuple(
+            HistoryEntry(position, datetime.fromtimestamp(at, timezone.utc), eta, reason)
+            for position, at, eta, reason in self._history
+        )
 
     def allowed_next(self) -> tuple[str, ...]:
         """Positions one update can reach from here (respecting ``strict``)."""
@@ -184,6 +193,11 @@ class OrderTracker:
         lifecycle.check(
             self._position, target, strict=self.strict, eta_changed=eta_changed, cancel_reason=cancel_reason
         )
+        if estimated_ready_at is None and cancel_reason is None:
+            # The id was validated when the tracker was made: reuse its path and the cached body.
+            if self._path is None:
+                self._path = self._orders._paths.order_status.replace("{order_id}", self._order_id)
+            return ApiRequest("POST", self._path, self._orders._paths.order_status, plain_body(target))
         if lifecycle.is_closed(target):
             return status_update_request(self._orders._paths, self._order_id, state=target, cancel_reason=cancel_reason)
         return status_update_request(
@@ -198,7 +212,7 @@ class OrderTracker:
             if estimated_ready_at is not None:
                 self._eta = estimated_ready_at
         self._position = target
-        self._history.append(HistoryEntry(target, datetime.now(timezone.utc), estimated_ready_at, cancel_reason))
+        self._history.append((target, time.time(), estimated_ready_at, cancel_reason))
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -210,7 +224,7 @@ class OrderTracker:
             "state": self.state,
             "strict": self.strict,
             "estimatedReadyAt": _exact(self._eta),
-            "history": [_history_item(entry) for entry in self._history],
+            "history": [_history_item(entry) for entry in self.history],
         }
 
     @classmethod

@@ -53,7 +53,7 @@ def status_update_request(
             raise GettValidationError("status", "empty update: give a status, a state or an estimated_ready_at")
         body = _serde.encode(OrderStatusUpdate(estimated_ready_at=estimated_ready_at))
     elif estimated_ready_at is None and cancel_reason is None:
-        body = _plain_body(target)
+        body = plain_body(target)
     else:
         body = _serde.encode(
             lifecycle.build_update(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
@@ -63,7 +63,7 @@ def status_update_request(
 
 
 @functools.lru_cache(maxsize=16)
-def _plain_body(target: str) -> bytes:
+def plain_body(target: str) -> bytes:
     """The body of a move to ``target`` alone (no ETA, no reason): the same bytes every time."""
     return _serde.encode(lifecycle.build_update(target))
 
