@@ -18,6 +18,8 @@ from typing import Protocol
 
 import attrs
 
+from .errors import GettValidationError, RateLimitError
+
 READ = "read"
 WRITE = "write"
 
@@ -51,6 +53,8 @@ class HeaderRateLimitGate:
     - A 429 pauses the whole class for ``retry_after`` seconds.
     - ``reads_per_minute`` / ``writes_per_minute`` (optional) cap each class over any sliding
       60 s, for a budget shared by means the headers do not show (other services, other keys).
+    - A wait longer than ``max_wait`` (GettClient passes its ``max_retry_wait``) is not slept:
+      `acquire` raises RateLimitError with ``retry_after`` at once, so no call hangs for an hour.
     """
 
     def __init__(
@@ -58,20 +62,25 @@ class HeaderRateLimitGate:
         *,
         reads_per_minute: int | None = None,
         writes_per_minute: int | None = None,
+        max_wait: float | None = 60.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         for name, value in (("reads_per_minute", reads_per_minute), ("writes_per_minute", writes_per_minute)):
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise GettValidationError(name, f"must be a whole number of at least 1, got {value!r}")
         self._accounts = {READ: _Account(reads_per_minute), WRITE: _Account(writes_per_minute)}
+        self.max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
 
     def __repr__(self) -> str:
+        accounts = getattr(self, "_accounts", None)  # None while __init__ refuses its input
+        if accounts is None:
+            return "HeaderRateLimitGate(<not built>)"
         return (
-            f"HeaderRateLimitGate(reads_per_minute={self._accounts[READ].per_minute}, "
-            f"writes_per_minute={self._accounts[WRITE].per_minute})"
+            f"HeaderRateLimitGate(reads_per_minute={accounts[READ].per_minute}, "
+            f"writes_per_minute={accounts[WRITE].per_minute})"
         )
 
     def paused_for(self, kind: str) -> float:
@@ -79,11 +88,19 @@ class HeaderRateLimitGate:
         return self._wait(self._accounts[kind], self._clock())
 
     async def acquire(self, kind: str) -> None:
+        """Wait for room; a wait longer than ``max_wait`` fails at once with RateLimitError."""
         account = self._accounts[kind]
         while True:
             wait = self._wait(account, self._clock())
             if wait <= 0:
                 break
+            if self.max_wait is not None and wait > self.max_wait:
+                raise RateLimitError(
+                    f"the {kind} budget is spent for {wait:.0f} s more (above max_wait={self.max_wait:g}); "
+                    "nothing was sent",
+                    status=429,
+                    retry_after=wait,
+                )
             await self._sleep(wait)
         if account.budget is not None:
             account.budget -= 1

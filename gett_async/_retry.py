@@ -10,12 +10,13 @@ tokens, each success earns one back, and with the bucket empty failures are not 
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 import attrs
 import backoff
 
-from .errors import APIConnectionError, APIError, APITimeoutError
+from .errors import APIConnectionError, APIError, APITimeoutError, GettValidationError
 
 #: Retried unless the problem body says ``retryable: false``.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -32,14 +33,28 @@ class RetryBudget:
     refund: float = 1.0
 
 
+def _number(minimum: float, *, inclusive: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or value < minimum or (not inclusive and value == minimum):
+            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+            raise GettValidationError(attribute.name, f"must be a number {bound}, got {value!r}")
+
+    return check
+
+
 @attrs.frozen(slots=True)
 class RetryPolicy:
-    """How failed attempts are retried. ``max_retries=0`` disables retries."""
+    """How failed attempts are retried. ``max_retries=0`` disables retries.
 
-    max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
-    base: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
-    cap: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
-    max_retry_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    Refuses (GettValidationError): negative retries, a non-positive base or cap, a negative
+    ``max_retry_wait``.
+    """
+
+    max_retries: int = attrs.field(default=3, validator=_number(0, inclusive=True))
+    base: float = attrs.field(default=1.0, validator=_number(0, inclusive=False))
+    cap: float = attrs.field(default=30.0, validator=_number(0, inclusive=False))
+    max_retry_wait: float = attrs.field(default=60.0, validator=_number(0, inclusive=True))
     budget: RetryBudget | None = RetryBudget()
 
 

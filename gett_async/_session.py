@@ -27,7 +27,7 @@ import backoff
 from . import _retry
 from ._ratelimit import RateLimitGate
 from ._version import __version__
-from .errors import APIConnectionError, APIError, APITimeoutError, GettError, error_class_for
+from .errors import APIConnectionError, APIError, APITimeoutError, GettError, GettValidationError, error_class_for
 
 logger = logging.getLogger("gett_async")
 
@@ -88,6 +88,31 @@ class Attempt:
 AttemptHook = Callable[[Attempt], "Awaitable[None] | None"]
 
 
+class Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def check(self, field: str, hint: str) -> None:
+        """Refuse a missing key, or one that could not be a single header token (never echoed)."""
+        value = self._value
+        if not value:
+            raise GettValidationError(field, f"missing: {hint}")
+        if not isinstance(value, str) or value != value.strip() or any(c in value for c in "\r\n\t "):
+            raise GettValidationError(field, "must be a single token without spaces or line breaks")
+
+    def bearer(self) -> str:
+        return f"Bearer {self._value}"
+
+
 class _RedactedHeaders(dict[str, str]):
     """Request headers whose repr never shows the key (tracebacks with locals print reprs)."""
 
@@ -113,7 +138,7 @@ class Transport:
     def __init__(
         self,
         *,
-        api_key: str,
+        api_key: Secret,
         base_url: str,
         timeout: aiohttp.ClientTimeout | None,
         retry: _retry.RetryPolicy,
@@ -137,7 +162,7 @@ class Transport:
         self._closed = False
         ua = USER_AGENT if not user_agent else f"{user_agent} {USER_AGENT}"
         self._read_headers = _RedactedHeaders(
-            {"Authorization": f"Bearer {api_key}", "User-Agent": ua, "Accept": "application/json"}
+            {"Authorization": api_key.bearer(), "User-Agent": ua, "Accept": "application/json"}
         )
         self._write_headers = _RedactedHeaders(self._read_headers, **{"Content-Type": "application/json"})
         self._budget = _retry.TokenBucket(retry.budget) if retry.budget is not None else None

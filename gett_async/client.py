@@ -13,9 +13,10 @@ import aiohttp
 from ._paths import BASE_URLS, ApiPaths
 from ._ratelimit import HeaderRateLimitGate, RateLimitGate
 from ._retry import RetryPolicy
-from ._session import AttemptHook, Transport, warn_unclosed
+from ._session import AttemptHook, Secret, Transport, warn_unclosed
 from .errors import GettValidationError
 from .resources import Catalog, Onboardings, Orders, Stores, StoreStatuses
+from .resources._base import client_timeout
 
 
 class GettClient:
@@ -54,32 +55,31 @@ class GettClient:
         user_agent: str | None = None,
         paths: ApiPaths | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("GETT_API_KEY")
-        if not key:
-            raise GettValidationError("api_key", "missing: pass api_key= or set the GETT_API_KEY environment variable")
-        if not isinstance(key, str) or key != key.strip() or any(c in key for c in "\r\n\t "):
-            raise GettValidationError("api_key", "must be a single token without spaces or line breaks")
+        # Wrapped at once and the parameter dropped: no frame below holds the key as a plain str
+        # (tracebacks that print locals would show it).
+        key = Secret(api_key if api_key is not None else os.environ.get("GETT_API_KEY"))
+        del api_key
+        key.check("api_key", "pass api_key= or set the GETT_API_KEY environment variable")
         if base_url is None and environment is None:
             base_url = os.environ.get("GETT_BASE_URL") or None
         environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"
         if environment not in BASE_URLS:
             raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
-        if max_connections < 1:
-            raise GettValidationError("max_connections", f"must be at least 1, got {max_connections}")
+        _count("max_connections", max_connections, minimum=1)
         self.environment = environment
         self.base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
-            retry = RetryPolicy(max_retries=max_retries)
+            retry = RetryPolicy(max_retries=_count("max_retries", max_retries, minimum=0))
         if gate is None:
-            gate = HeaderRateLimitGate(reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute)
+            gate = HeaderRateLimitGate(
+                reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute, max_wait=retry.max_retry_wait
+            )
         elif reads_per_minute is not None or writes_per_minute is not None:
             raise GettValidationError("gate", "give either gate= or reads/writes_per_minute, not both")
-        if isinstance(timeout, bool):
-            raise GettValidationError("timeout", "must be seconds or an aiohttp.ClientTimeout, not a bool")
-        if isinstance(timeout, (int, float)):
-            if timeout <= 0:
-                raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
-            timeout = aiohttp.ClientTimeout(total=float(timeout), connect=min(5.0, float(timeout)))
+        if timeout is not None and not isinstance(timeout, aiohttp.ClientTimeout):
+            total = client_timeout(timeout)
+            assert total is not None
+            timeout = aiohttp.ClientTimeout(total=total.total, connect=min(5.0, total.total or 5.0))
         self.paths = paths or ApiPaths()
         self._transport = Transport(
             api_key=key,
@@ -93,7 +93,7 @@ class GettClient:
             trace_configs=trace_configs,
             user_agent=user_agent,
         )
-        del key, api_key  # the key lives only in the transport's redacted header map
+        del key  # from here on the key lives only in the transport's redacted header map
         self.orders = Orders(self._transport, self.paths)
         self.stores = Stores(self._transport, self.paths)
         self.store_status = StoreStatuses(self._transport, self.paths)
@@ -137,6 +137,12 @@ class GettClient:
         transport = getattr(self, "_transport", None)
         if transport is not None and transport.unclosed():
             warn_unclosed(self)
+
+
+def _count(field: str, value: object, *, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise GettValidationError(field, f"must be a whole number of at least {minimum}, got {value!r}")
+    return value
 
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}

@@ -216,7 +216,7 @@ class OrderStream:
     """An async iterator of `UpdateOutcome`s; see the module docstring for its guarantees.
 
     Use ``async for outcome in stream`` (optionally inside ``async with stream``).
-    Refuses (ValueError at creation): ``concurrency`` < 1, ``buffer`` < ``concurrency``.
+    Refuses (GettValidationError at creation): ``concurrency`` < 1, ``buffer`` < ``concurrency``.
     """
 
     def __init__(
@@ -230,12 +230,12 @@ class OrderStream:
         buffer: int | None = None,
         closed_memory: int = 50_000,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise GettValidationError("concurrency", f"must be a whole number of at least 1, got {concurrency!r}")
         self.concurrency = concurrency
         self.buffer = buffer if buffer is not None else max(64, 4 * concurrency)
-        if self.buffer < concurrency:
-            raise ValueError(f"buffer ({self.buffer}) must be at least concurrency ({concurrency})")
+        if not isinstance(self.buffer, int) or self.buffer < concurrency:
+            raise GettValidationError("buffer", f"must be at least concurrency ({concurrency}), got {self.buffer!r}")
         self.strict = strict
         self._orders = orders
         self._sync_it: Iterator[EventLike] | None = None

@@ -514,3 +514,42 @@ async def test_real_connection_refused_is_an_api_connection_error() -> None:
             await gett.orders.complete(ORDER_ID)
     assert info.value.attempts == 1
     assert info.value.path == "/v1/commerce/orders/{order_id}/status"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": True}, "max_retries"),
+        ({"max_connections": "5"}, "max_connections"),
+        ({"timeout": "5"}, "timeout"),
+        ({"reads_per_minute": 0}, "reads_per_minute"),
+        ({"retry": None, "max_retries": 2.5}, "max_retries"),
+    ],
+)
+def test_bad_options_name_their_field(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, **options)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(("policy", "field"), [({"max_retries": -1}, "max_retries"), ({"base": 0}, "base"),
+                                               ({"cap": -1.0}, "cap"), ({"max_retry_wait": "60"}, "max_retry_wait")])
+def test_a_bad_retry_policy_names_its_field(policy: dict[str, Any], field: str) -> None:
+    with pytest.raises(GettValidationError) as info:
+        RetryPolicy(**policy)
+    assert info.value.field == field
+
+
+async def test_bad_per_call_timeouts_and_stream_options_are_refused_before_io(mocked: Any) -> None:
+    async with make_client() as gett:
+        for timeout in ("5", True, 0):
+            with pytest.raises(GettValidationError) as info:
+                await gett.orders.complete(ORDER_ID, timeout=timeout)  # type: ignore[arg-type]
+            assert info.value.field == "timeout"
+        for options, field in (({"concurrency": 0}, "concurrency"), ({"concurrency": "8"}, "concurrency"),
+                               ({"concurrency": 8, "buffer": 4}, "buffer")):
+            with pytest.raises(GettValidationError) as info:
+                gett.orders.stream([], **options)
+            assert info.value.field == field
+    assert mocked.requests == {}

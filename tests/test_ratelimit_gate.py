@@ -183,3 +183,25 @@ async def test_remaining_zero_makes_the_next_write_wait(
     assert sent_after == [[], [30.0]]
     assert total_calls(mocked) == 3
     assert gate.paused_for("write") == 0.0
+
+
+async def test_a_pause_longer_than_max_wait_fails_fast_instead_of_hanging(clock: FakeClock) -> None:
+    from gett_async import RateLimitError
+
+    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=60.0)
+    await gate.acquire("write")
+    gate.settle("write", None, 3600.0)  # a 429 asking for an hour
+    with pytest.raises(RateLimitError) as info:
+        await gate.acquire("write")
+    assert info.value.retry_after == pytest.approx(3600.0)
+    assert clock.sleeps == []  # refused at once, not slept
+    await gate.acquire("read")  # the read class is not affected
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "10"])
+def test_fixed_budgets_are_validated(value: Any) -> None:
+    from gett_async import GettValidationError
+
+    with pytest.raises(GettValidationError) as info:
+        HeaderRateLimitGate(writes_per_minute=value)
+    assert info.value.field == "writes_per_minute"

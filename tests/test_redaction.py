@@ -183,3 +183,27 @@ def test_refused_key_is_not_echoed(key: str) -> None:
     assert info.value.field == "api_key"
     # Frame locals are not checked here: the caller's own frames hold the key it passed.
     assert_exception_clean(info.value, with_locals=False)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"environment": "staging"},
+        {"base_url": "http://api.example.com"},
+        {"max_connections": 0},
+        {"max_retries": -1},
+        {"timeout": "5"},
+        {"writes_per_minute": 0},
+    ],
+)
+def test_a_client_refusing_other_options_holds_no_plain_key_in_its_frames(options: dict[str, Any]) -> None:
+    # The key is passed through a variable the test frame does not keep as a local.
+    with pytest.raises(GettValidationError) as info:
+        GettClient(*[API_KEY], **options)
+    assert info.value.field in {"environment", "base_url", "max_connections", "max_retries", "timeout",
+                                "writes_per_minute"}
+    error = info.value
+    frames = traceback.TracebackException(type(error), error, error.__traceback__, capture_locals=True)
+    text = "".join(frames.format(chain=False))
+    assert_clean(text)  # every frame, the SDK's included, shows the key only as Secret('***')
+    assert "Secret('***')" in text

@@ -29,6 +29,8 @@ def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout | None:
     """A per-call override: seconds (total) or a full ``aiohttp.ClientTimeout``."""
     if timeout is None or isinstance(timeout, aiohttp.ClientTimeout):
         return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise GettValidationError("timeout", f"must be seconds or an aiohttp.ClientTimeout, got {timeout!r}")
     if timeout <= 0:
         raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
     return aiohttp.ClientTimeout(total=float(timeout))
