@@ -40,7 +40,7 @@ from .models import (
     StoreUpdate,
 )
 from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
-from .stream import OrderEvent, OrderStream, OutcomeKind, StreamSummary, UpdateOutcome
+from .stream import EventSourceError, OrderEvent, OrderStream, OutcomeKind, StreamSummary, UpdateOutcome
 from .tracker import HistoryEntry, OrderTracker
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "BadRequestError",
     "CatalogSetNotification",
     "ConflictError",
+    "EventSourceError",
     "GettClient",
     "GettError",
     "GettValidationError",

@@ -301,18 +301,18 @@ class Transport:
             assert headers is not None  # set by the answer, the only way here
             if status < 300:
                 request_id = headers.get("X-Request-Id")
-                self._report(call, status, started, request_id, None)
+                self._report(call, status, started, request_id, None, headers)
                 return ApiResponse(status, headers, body, call.attempts)
             api_error = _problem_error(request, status, headers, body, call.attempts)
             retry_after = api_error.retry_after
-            self._report(call, status, started, api_error.request_id, api_error)
+            self._report(call, status, started, api_error.request_id, api_error, headers)
             raise api_error
         finally:
             self.gate.settle(kind, headers, retry_after)
 
     def _report(
         self, call: _Call, status: int | None, started: float, request_id: str | None,
-        error: GettError | None,
+        error: GettError | None, headers: Mapping[str, str] | None = None,
     ) -> None:
         duration = time.perf_counter() - started
         request = call.request
@@ -324,6 +324,10 @@ class Transport:
                 request.method, request.template, status if status is not None else "no answer",
                 duration * 1000, call.attempts, request_id, _describe(error),
             )
+            if headers and logger.isEnabledFor(logging.DEBUG):
+                # Response headers by allow-list only; request headers (the key) are never logged.
+                shown = {name: headers[name] for name in LOGGED_HEADERS if name in headers}
+                logger.debug("%s %s response headers: %s", request.method, request.template, shown)
         if self._on_attempt is not None:
             attempt = Attempt(request.method, request.template, call.attempts, status, duration, request_id, error)
             try:

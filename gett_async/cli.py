@@ -9,18 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
+import stat
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, NoReturn
 
 from . import _console
 from ._version import __version__
 from .errors import GettError, GettValidationError
-from .stream import OutcomeKind, UpdateOutcome
+from .stream import EventSourceError, OutcomeKind, UpdateOutcome
 
 EXIT_OK, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 2
 
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator = sub.add_parser("emulator", help="run the Gett emulator on loopback until Ctrl-C")
     emulator.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    emulator.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    emulator.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
     emulator.add_argument("--api-key", help="the key clients must send (default: a random one, printed)")
     emulator.add_argument("--writes-per-minute", type=_count, default=100, help="0 means no limit (default 100)")
     emulator.add_argument("--reads-per-minute", type=_count, default=1000, help="0 means no limit (default 1000)")
@@ -158,6 +160,7 @@ async def _replay(args: argparse.Namespace) -> int:
     out: IO[str] | None = args.sink
     counts = {kind.value: 0 for kind in OutcomeKind}
     malformed: list[dict[str, Any]] = []
+    broken: EventSourceError | None = None
     async with client as gett:
         events = _read_lines(args.source, malformed)
         with _console.Progress("replaying", None, enabled=not args.no_progress) as bar:
@@ -169,15 +172,18 @@ async def _replay(args: argparse.Namespace) -> int:
                     _write(out, malformed.pop(0))
 
             async with gett.orders.stream(events, concurrency=args.concurrency, strict=args.strict) as stream:
-                async for outcome in stream:
-                    counts[outcome.kind.value] += 1
-                    bar.advance(outcome.kind.value)
-                    _write(out, _outcome_record(outcome))
-                    flush_malformed()
+                try:
+                    async for outcome in stream:
+                        counts[outcome.kind.value] += 1
+                        bar.advance(outcome.kind.value)
+                        _write(out, _outcome_record(outcome))
+                        flush_malformed()
+                except EventSourceError as exc:
+                    broken = exc
             flush_malformed()
     print(" ".join(f"{kind}={n}" for kind, n in counts.items()))
-    if stream.source_error is not None:  # the input broke off: what follows it was never read
-        print(f"gett-async: error: reading {args.file} failed: {_one_line(stream.source_error)}", file=sys.stderr)
+    if broken is not None:  # the input broke off: what follows it was never read
+        print(f"gett-async: error: reading {args.file} failed: {_one_line(broken.error)}", file=sys.stderr)
         return EXIT_FAILED
     if counts["failed"]:
         return EXIT_FAILED
@@ -186,7 +192,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
 async def _read_lines(source: IO[Any], malformed: list[dict[str, Any]]) -> AsyncIterator[_Line]:
     """Parsed JSON objects, lazily; an unparseable line becomes a refused record instead."""
-    for number, text in enumerate(_lines(source), start=1):
+    async for number, text in _numbered(source):
         if text is None:
             malformed.append(_refused_line(number, "not UTF-8 text"))
             continue
@@ -203,19 +209,41 @@ async def _read_lines(source: IO[Any], malformed: list[dict[str, Any]]) -> Async
         event = _Line(value)
         event.line = number
         yield event
-        await asyncio.sleep(0)  # let outcomes flow while a large file is read
 
 
-def _lines(source: IO[Any]) -> Iterator[str | None]:
-    """Each line as text; None for a line that is not UTF-8. A leading BOM is dropped."""
-    for number, raw in enumerate(source, start=1):
-        if isinstance(raw, str):
-            yield raw.removeprefix("\ufeff") if number == 1 else raw
-            continue
-        try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            yield None
+async def _numbered(source: IO[Any]) -> AsyncIterator[tuple[int, str | None]]:
+    """(line number, text) pairs; text None for a line that is not UTF-8; a leading BOM dropped.
+
+    A regular file is read in the loop (a local read is quick). A pipe or terminal may block
+    for as long as its producer likes, so each of its lines is read in a thread, keeping the
+    requests in flight (and their timers) running meanwhile.
+    """
+    blocking = not _is_regular_file(source)
+    number = 0
+    while True:
+        raw = await asyncio.to_thread(source.readline) if blocking else source.readline()
+        if not raw:
+            return
+        number += 1
+        yield number, _decode(raw, first=number == 1)
+        if not blocking:
+            await asyncio.sleep(0)  # let outcomes flow while a large file is read
+
+
+def _decode(raw: str | bytes, *, first: bool) -> str | None:
+    if isinstance(raw, str):
+        return raw.removeprefix("\ufeff") if first else raw
+    try:
+        return raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _is_regular_file(source: IO[Any]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(source.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def _refused_line(number: int, why: str) -> dict[str, Any]:
@@ -289,6 +317,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
     return value
 
 

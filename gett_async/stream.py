@@ -11,7 +11,8 @@
 - **Nothing lost.** Every event ends as exactly one outcome: ``sent``, ``refused``,
   ``failed`` (after retries; the order's later events are checked against its real state)
   or ``superseded`` (an ETA-only update replaced by a newer one for the same order while
-  both waited: only the newest is sent, saving scarce writes).
+  both waited: only the newest is sent, saving scarce writes). If the events iterable itself
+  raises, the events it gave still get their outcomes, then the stream raises `EventSourceError`.
 - **Bounded memory.** The input is pulled only while fewer than ``buffer`` events are held
   (queued, in flight, or finished but not yet consumed). Trackers of closed orders are
   dropped; their ids stay in a compact LRU of ``closed_memory`` entries so that a late event
@@ -67,6 +68,16 @@ class OrderEvent:
     cancel_reason: str | None = None
 
 
+class EventSourceError(GettError):
+    """The events iterable raised: every event it gave before has its outcome; ``error`` is
+    what it raised and ``events`` how many it gave."""
+
+    def __init__(self, error: BaseException, events: int) -> None:
+        self.error = error
+        self.events = events
+        super().__init__(f"the event source raised {type(error).__name__}: {error} after {events} events")
+
+
 class OutcomeKind(WireEnum):
     """How an event ended."""
 
@@ -103,6 +114,7 @@ class StreamSummary:
     failures: list[UpdateOutcome] = attrs.field(factory=list)
     refusals: list[UpdateOutcome] = attrs.field(factory=list)
     keep: int = 1000
+    source_error: EventSourceError | None = None
 
     @property
     def total(self) -> int:
@@ -110,8 +122,8 @@ class StreamSummary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing was refused or failed."""
-        return self.counts["failed"] == 0 and self.counts["refused"] == 0
+        """True when nothing was refused or failed and the whole input was read."""
+        return self.counts["failed"] == 0 and self.counts["refused"] == 0 and self.source_error is None
 
     def add(self, outcome: UpdateOutcome) -> None:
         self.counts[outcome.kind.value] += 1
@@ -285,6 +297,9 @@ class OrderStream:
                     return self._outcomes.popleft()
                 if self._exhausted and not self._tasks and not self._ready and self._pull is None:
                     self._stopped = True
+                    if self.source_error is not None:
+                        # Every event the source gave has had its outcome; now say it broke off.
+                        raise EventSourceError(self.source_error, self._index) from self.source_error
                     raise StopAsyncIteration
                 self._wakeup = asyncio.get_running_loop().create_future()
                 await self._wakeup
@@ -342,6 +357,9 @@ class OrderStream:
                 except StopIteration:
                     self._exhausted = True
                     break
+                except Exception as exc:  # the caller's input failed: finish what it gave, then raise
+                    self._source_failed(exc)
+                    break
                 self._accept(event)
             else:
                 if self._pull is None:
@@ -360,13 +378,16 @@ class OrderStream:
         if isinstance(exc, StopAsyncIteration):
             self._exhausted = True
         elif exc is not None:
-            # The caller's own input failed: end the stream cleanly and surface nothing lost.
-            self._exhausted = True
-            logger.error("the event source raised %s: the stream ends after what it already gave", exc)
-            self.source_error = exc
+            self._source_failed(exc)
         else:
             self._accept(future.result())
         self._wake()
+
+    def _source_failed(self, exc: BaseException) -> None:
+        self._exhausted = True
+        self.source_error = exc
+        logger.error("the event source raised %r after %d events; the stream finishes those, then raises", exc,
+                     self._index)
 
     def _accept(self, event: EventLike) -> None:
         index = self._index
@@ -496,9 +517,13 @@ def stream_updates(orders: Orders, events: Events, **options: Any) -> OrderStrea
 
 
 async def send_all(orders: Orders, events: Events, *, keep: int = 1000, **options: Any) -> StreamSummary:
-    """Stream every event; return counts per kind and the first ``keep`` failures and refusals."""
+    """Stream every event; return counts per kind, the first ``keep`` failures and refusals,
+    and ``source_error`` if the events iterable raised (then ``ok`` is False)."""
     summary = StreamSummary(keep=keep)
     async with OrderStream(orders, events, **options) as stream:
-        async for outcome in stream:
-            summary.add(outcome)
+        try:
+            async for outcome in stream:
+                summary.add(outcome)
+        except EventSourceError as exc:
+            summary.source_error = exc
     return summary

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -343,11 +343,11 @@ async def test_replay_input_that_breaks_off_exits_2(
     """An input that fails mid-way (an I/O error) must not end as a quiet success."""
     order_id = keyed.create_order()
 
-    def broken(source: Any) -> Iterator[str]:
-        yield json.dumps({"orderId": order_id, "status": "confirmed"})
+    async def broken(source: Any) -> AsyncIterator[tuple[int, str | None]]:
+        yield 1, json.dumps({"orderId": order_id, "status": "confirmed"})
         raise OSError("Input/output error")
 
-    monkeypatch.setattr(cli, "_lines", broken)
+    monkeypatch.setattr(cli, "_numbered", broken)
     source = tmp_path / "events.jsonl"
     source.write_text("ignored\n", encoding="utf-8")
     assert await _cli("replay", str(source), "--base-url", keyed.url, "--no-progress") == 2
@@ -386,3 +386,12 @@ async def test_emulator_subcommand_prints_url_and_key() -> None:
         assert proc.stderr is not None
         err = (await proc.stderr.read()).decode()
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_emulator_port_out_of_range_is_a_one_line_error(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["emulator", "--port", port])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--port" in err and "Traceback" not in err

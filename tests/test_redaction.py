@@ -207,3 +207,19 @@ def test_a_client_refusing_other_options_holds_no_plain_key_in_its_frames(option
     text = "".join(frames.format(chain=False))
     assert_clean(text)  # every frame, the SDK's included, shows the key only as Secret('***')
     assert "Secret('***')" in text
+
+
+async def test_debug_logs_show_allow_listed_response_headers(mocked: Any, caplog: pytest.LogCaptureFixture) -> None:
+    mocked.post(
+        f"https://api.gett-tech.com/v1/commerce/orders/{ORDER_ID}/status",
+        status=204,
+        headers={"X-RateLimit-Remaining": "7", "Set-Cookie": "session=abc", "X-Request-Id": "req_1"},
+    )
+    with caplog.at_level(logging.DEBUG, logger="gett_async"):
+        async with make_client() as gett:
+            await gett.orders.complete(ORDER_ID)
+    lines = [r.getMessage() for r in caplog.records if "response headers" in r.getMessage()]
+    assert len(lines) == 1
+    assert "'X-RateLimit-Remaining': '7'" in lines[0] and "'X-Request-Id': 'req_1'" in lines[0]
+    assert "session=abc" not in caplog.text and "Set-Cookie" not in caplog.text
+    assert_clean(caplog.text)

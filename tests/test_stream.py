@@ -34,7 +34,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gett_async import GettValidationError, IllegalTransitionError, RetryPolicy, ServerError, lifecycle
-from gett_async.stream import OrderEvent, OrderStream, OutcomeKind, StreamSummary, UpdateOutcome, parse_event
+from gett_async.stream import (
+    EventSourceError,
+    OrderEvent,
+    OrderStream,
+    OutcomeKind,
+    StreamSummary,
+    UpdateOutcome,
+    parse_event,
+)
 
 SENT, REFUSED, FAILED, SUPERSEDED = (OutcomeKind.SENT, OutcomeKind.REFUSED, OutcomeKind.FAILED,
                                      OutcomeKind.SUPERSEDED)
@@ -722,7 +730,7 @@ async def test_leaving_async_with_cleans_up(mocked: Any) -> None:
 
 
 async def test_a_failing_async_source_ends_the_stream_after_what_it_gave(mocked: Any) -> None:
-    server = Server().install(mocked)
+    Server().install(mocked)
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         yield {"orderId": A, "status": "confirmed"}
@@ -731,9 +739,31 @@ async def test_a_failing_async_source_ends_the_stream_after_what_it_gave(mocked:
 
     async with make_client() as gett:
         stream = gett.orders.stream(events())
-        outcomes = await drain(stream)
-    assert kinds(outcomes) == {0: SENT, 1: SENT} and server.count == 2
+        outcomes = []
+        with pytest.raises(EventSourceError) as info:
+            async for outcome in stream:
+                outcomes.append(outcome)
+        summary = await gett.orders.send_all(events())
+    assert kinds(outcomes) == {0: SENT, 1: SENT}
+    assert isinstance(info.value.error, RuntimeError) and info.value.events == 2
     assert isinstance(stream.source_error, RuntimeError)
+    assert summary.counts["sent"] == 2 and summary.source_error is not None and not summary.ok
+
+
+async def test_a_failing_sync_source_is_reported_the_same_way(mocked: Any) -> None:
+    server = Server().install(mocked)
+
+    def events() -> Iterator[dict[str, Any]]:
+        yield {"orderId": A, "status": "confirmed"}
+        raise ValueError("bad row")
+
+    async with make_client() as gett:
+        outcomes = []
+        with pytest.raises(EventSourceError) as info:
+            async for outcome in gett.orders.stream(events()):
+                outcomes.append(outcome)
+    assert kinds(outcomes) == {0: SENT} and server.count == 1
+    assert isinstance(info.value.error, ValueError)
 
 
 # == input forms and malformed events ======================================================
