@@ -33,7 +33,12 @@ def ensure_venv() -> None:
         return
     if not PYTHON.exists():
         print("dev.py: creating .venv", flush=True)
-        venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SystemExit(
+                f"dev.py: could not create .venv ({exc}); on Debian/Ubuntu install python3-venv first"
+            ) from None
     print("dev.py: installing gett-async[dev] into .venv", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     run([*pip, "--upgrade", "pip"])
@@ -48,6 +53,8 @@ def run(command: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
+    if sys.version_info < (3, 10):  # noqa: UP036 (dev.py may be run by an older python3)
+        raise SystemExit(f"dev.py: gett-async needs Python 3.10 or newer, this is {sys.version.split()[0]}")
     if not argv or argv[0] not in {"demo", "test", "lint", "bench"}:
         raise SystemExit(__doc__)
     job, rest = argv[0], argv[1:]

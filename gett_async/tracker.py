@@ -135,35 +135,43 @@ class OrderTracker:
     async def advance(
         self, status: str, *, estimated_ready_at: datetime | None = None, timeout: Timeout = None
     ) -> Receipt:
-        """Move to a later progress status (or restate the current one with a new ETA)."""
+        """Move to a later progress status (or restate the current one with a new ETA).
+
+        Refuses (IllegalTransitionError, nothing sent): a backward move, ``pending``, a skip when
+        strict, anything after a close, the current status without a new ETA; a naive ETA
+        (GettValidationError).
+        """
         return await self._move(str(status), estimated_ready_at, None, timeout)
 
     async def complete(self, *, timeout: Timeout = None) -> Receipt:
-        """Close as completed; only from ``ready`` or ``inTransit``."""
+        """Close as completed. Refuses (nothing sent) unless the order is ``ready`` or ``inTransit``."""
         return await self._move("completed", None, None, timeout)
 
     async def cancel(self, reason: str, *, timeout: Timeout = None) -> Receipt:
-        """Close as cancelled, from any open status; ``reason`` must not be blank."""
+        """Close as cancelled, from any open status. Refuses a blank or oversized reason and a closed order."""
         return await self._move("cancelled", None, reason, timeout)
 
     async def update_eta(self, when: datetime, *, timeout: Timeout = None) -> Receipt:
-        """Send a new estimated ready time for the current status (not while ``pending``)."""
+        """Send a new estimated ready time for the current status.
+
+        Refuses while ``pending`` or closed, the same ETA again, and a naive datetime.
+        """
         return await self._move(None, when, None, timeout)
 
     async def confirm(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
-        """``advance("confirmed")``."""
+        """``advance("confirmed")``; refuses what `advance` refuses."""
         return await self.advance("confirmed", estimated_ready_at=estimated_ready_at)
 
     async def start_preparing(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
-        """``advance("preparing")``."""
+        """``advance("preparing")``; refuses what `advance` refuses."""
         return await self.advance("preparing", estimated_ready_at=estimated_ready_at)
 
     async def mark_ready(self) -> Receipt:
-        """``advance("ready")``."""
+        """``advance("ready")``; refuses what `advance` refuses."""
         return await self.advance("ready")
 
     async def dispatch(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
-        """``advance("inTransit")``."""
+        """``advance("inTransit")``; refuses what `advance` refuses."""
         return await self.advance("inTransit", estimated_ready_at=estimated_ready_at)
 
     async def _move(self, target: str | None, eta: datetime | None, reason: str | None, timeout: Timeout) -> Receipt:

@@ -46,7 +46,9 @@ def _events(order_ids: list[str], rng: random.Random) -> list[OrderEvent]:
         pytest.param(0.5, 25, 30, id="25-per-0.5s"),  # 150 writes: 6 windows
     ],
 )
-async def test_header_gate_uses_the_window_budget_without_429s(window: float, writes: int, orders: int) -> None:
+async def test_header_gate_uses_the_window_budget_without_429s(
+    window: float, writes: int, orders: int, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(11)
     async with GettEmulator(writes_per_window=writes, window_seconds=window, reads_per_window=0) as emu:
         order_ids = [emu.create_order() for _ in range(orders)]
@@ -80,17 +82,19 @@ async def test_header_gate_uses_the_window_budget_without_429s(window: float, wr
         applied_in_full = sum(per_window[w] for w in full)
         achieved = applied_in_full / (len(full) * writes)
 
-        print()
-        print(
-            f"rate limit: {len(events)} writes, limit {writes} per {window:g} s, concurrency {CONCURRENCY}, "
-            f"wall {wall:.2f} s"
-        )
-        print(
-            f"  requests={requests} answered 429={limited} ({limited / requests:.2%}); "
-            f"windows spanned={last - first + 1} (full {len(full)})"
-        )
-        print(f"  applied per window: {[per_window[w] for w in range(first, last + 1)]}")
-        print(f"  achieved {applied_in_full}/{len(full) * writes} = {achieved:.1%} of the allowed rate in full windows")
+        with capsys.disabled():  # the figures belong in CI's log
+            print()
+            print(
+                f"rate limit: {len(events)} writes, limit {writes} per {window:g} s, concurrency {CONCURRENCY}, "
+                f"wall {wall:.2f} s"
+            )
+            print(
+                f"  requests={requests} answered 429={limited} ({limited / requests:.2%}); "
+                f"windows spanned={last - first + 1} (full {len(full)})"
+            )
+            print(f"  applied per window: {[per_window[w] for w in range(first, last + 1)]}")
+            print(f"  achieved {applied_in_full}/{len(full) * writes} = {achieved:.1%} of the allowed rate "
+                  "in full windows")
 
         assert max(per_window.values()) <= writes  # the emulator's own invariant
         assert limited / requests <= 0.01

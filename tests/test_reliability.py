@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import attrs
+import pytest
 
 from gett_async import GettClient, RetryPolicy
 from gett_async.stream import OrderEvent, OutcomeKind, UpdateOutcome
@@ -182,7 +183,7 @@ def expected_entry(event: OrderEvent, position: str) -> tuple[str, datetime | No
 # -- the test -----------------------------------------------------------------------------------
 
 
-async def test_5000_events_with_20_percent_faults_lose_nothing() -> None:
+async def test_5000_events_with_20_percent_faults_lose_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(SEED)
     started = time.perf_counter()
     async with GettEmulator(faults=FAULTS, seed=SEED, writes_per_window=0, reads_per_window=0) as emu:
@@ -251,14 +252,15 @@ async def test_5000_events_with_20_percent_faults_lose_nothing() -> None:
         assert stats.faults.get("drop_before", 0) > 0 and stats.faults.get("drop_after", 0) > 0
 
         faults = ", ".join(f"{kind}={n}" for kind, n in sorted(stats.faults.items()))
-        print()
-        print(f"reliability: {EVENTS} events over {ORDERS} orders, concurrency {CONCURRENCY}, wall {wall:.2f} s")
-        print(
-            f"  outcomes: sent={kinds[OutcomeKind.SENT]} refused={kinds[OutcomeKind.REFUSED]} "
-            f"superseded={kinds[OutcomeKind.SUPERSEDED]} failed={kinds[OutcomeKind.FAILED]}"
-        )
-        print(f"  requests={stats.requests} faults injected={stats.faults_injected} ({faults})")
-        print(
-            f"  retries={retries} (max attempts {max(o.attempts for o in sent)}) applied={stats.applied_updates} "
-            f"idempotent repeats={stats.idempotent_repeats} illegal at emulator={stats.illegal_transitions}"
-        )
+        with capsys.disabled():  # the figures belong in CI's log
+            print()
+            print(f"reliability: {EVENTS} events over {ORDERS} orders, concurrency {CONCURRENCY}, wall {wall:.2f} s")
+            print(
+                f"  outcomes: sent={kinds[OutcomeKind.SENT]} refused={kinds[OutcomeKind.REFUSED]} "
+                f"superseded={kinds[OutcomeKind.SUPERSEDED]} failed={kinds[OutcomeKind.FAILED]}"
+            )
+            print(f"  requests={stats.requests} faults injected={stats.faults_injected} ({faults})")
+            print(
+                f"  retries={retries} (max attempts {max(o.attempts for o in sent)}) applied={stats.applied_updates} "
+                f"idempotent repeats={stats.idempotent_repeats} illegal at emulator={stats.illegal_transitions}"
+            )

@@ -106,7 +106,10 @@ class Orders(Resource):
     def track(
         self, order_id: str | uuid.UUID, *, status: str = "pending", state: str = "open", strict: bool = False
     ) -> OrderTracker:
-        """An `OrderTracker` for one order, starting from its acknowledged status/state."""
+        """An `OrderTracker` for one order, starting from its acknowledged status/state.
+
+        Refuses (GettValidationError) a non-UUID order id and unknown status or state values.
+        """
         from ..tracker import OrderTracker
 
         return OrderTracker(self, order_id, status=status, state=state, strict=strict)
@@ -116,7 +119,11 @@ class Orders(Resource):
         events: Iterable[OrderEvent | Mapping[str, Any]] | AsyncIterable[OrderEvent | Mapping[str, Any]],
         **options: Any,
     ) -> OrderStream:
-        """Stream events in, outcomes out: an `OrderStream` (see `gett_async.stream`)."""
+        """Stream events in, outcomes out: an `OrderStream` (see `gett_async.stream`).
+
+        Refuses (GettValidationError) ``concurrency`` < 1 and ``buffer`` < ``concurrency``; bad
+        events are not raised but come out as ``refused`` outcomes.
+        """
         from ..stream import stream_updates
 
         return stream_updates(self, events, **options)

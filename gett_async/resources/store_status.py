@@ -81,11 +81,14 @@ class StoreStatuses(Resource):
         resume_at: datetime | None = None,
         timeout: Timeout = None,
     ) -> StoreStatus | None:
-        """Pause a store with a `PauseReason`, optionally until ``resume_at`` (aware, future)."""
+        """Pause a store with a `PauseReason`, optionally until ``resume_at``.
+
+        Refuses an unknown reason, a naive or past ``resume_at`` and a non-UUID store id.
+        """
         return await self.update(
             store_id, status=StoreStatusValue.PAUSED, reason=reason, resume_at=resume_at, timeout=timeout
         )
 
     async def resume(self, store_id: str | uuid.UUID, *, timeout: Timeout = None) -> StoreStatus | None:
-        """Put a store back online at once."""
+        """Put a store back online at once. Refuses a non-UUID store id."""
         return await self.update(store_id, status=StoreStatusValue.ONLINE, timeout=timeout)

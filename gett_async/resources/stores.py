@@ -61,7 +61,8 @@ class Stores(Resource):
     __slots__ = ()
 
     async def list(self, *, timeout: Timeout = None) -> list[Store]:
-        """All stores of the organisation (pagination, if any, is undocumented)."""
+        """All stores of the organisation (pagination, if any, is undocumented). Refuses nothing:
+        it takes no input; an answer that holds no list raises GettError."""
         path = self._paths.stores
         body = await self._get(path, path, timeout)
         return _serde.decode_with(body, parse_store_list, "Store list")
