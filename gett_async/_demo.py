@@ -13,7 +13,6 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -86,11 +85,7 @@ async def run_demo(
 ) -> int:
     """Run the demo; print a summary; return 0 only if nothing was lost."""
     rng = random.Random(seed)
-    share = fault_rate / 6
-    faults = FaultConfig(
-        error_500=share, error_502=share, error_503=share, error_429=share, drop_before=share, drop_after=share,
-        latency=(0.0, 0.005),
-    )
+    faults = FaultConfig.spread(fault_rate, latency=(0.0, 0.005))
     started = time.perf_counter()
     async with GettEmulator(faults=faults, seed=seed, writes_per_window=0, reads_per_window=0) as emu:
         order_ids = [emu.create_order() for _ in range(orders)]
@@ -190,7 +185,3 @@ def _ms(values: list[float], q: float) -> str:
         return f"{values[0] * 1000:.1f} ms"
     return f"{statistics.quantiles(values, n=100)[int(q * 100) - 1] * 1000:.1f} ms"
 
-
-def events_of(planned: list[PlannedEvent]) -> Iterator[OrderEvent]:
-    """The bare events of a plan."""
-    return (p.event for p in planned)

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import IO, Any, NoReturn
 
@@ -275,10 +275,7 @@ def _write(out: IO[str] | None, record: dict[str, Any]) -> None:
 async def _emulator(args: argparse.Namespace) -> int:
     from .testing import FaultConfig, serve_forever
 
-    share = args.fault_rate / 6
-    faults = FaultConfig(
-        error_500=share, error_502=share, error_503=share, error_429=share, drop_before=share, drop_after=share
-    )
+    faults = FaultConfig.spread(args.fault_rate)
     await serve_forever(
         args.host, args.port, out=_print_flushed, api_key=args.api_key, faults=faults, seed=args.seed,
         writes_per_window=args.writes_per_minute or None, reads_per_window=args.reads_per_minute or None,
@@ -313,25 +310,20 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {low}-{high}, got {value}" if high is not None
+                                             else f"must be at least {low}, got {value}")
+        return value
+
+    return parse
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_positive, _port, _count = _int_in(1), _int_in(0, 65535), _int_in(0)
 
 
 def _fraction(text: str) -> float:

@@ -57,6 +57,12 @@ class FaultConfig:
     fault_retry_after: float = 0
     writes_only: bool = True
 
+    @classmethod
+    def spread(cls, rate: float, **options: Any) -> FaultConfig:
+        """``rate`` of eligible requests faulted, split evenly over every fault kind."""
+        shares: dict[str, Any] = {kind: rate / len(FAULT_KINDS) for kind in FAULT_KINDS}
+        return cls(**shares, **options)
+
     def __attrs_post_init__(self) -> None:
         total = sum(getattr(self, kind) for kind in FAULT_KINDS)
         if total > 1.0 + 1e-9:
