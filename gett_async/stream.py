@@ -14,8 +14,9 @@
   both waited: only the newest is sent, saving scarce writes). If the events iterable itself
   raises, the events it gave still get their outcomes, then the stream raises `EventSourceError`.
 - **Bounded memory.** The input is pulled only while fewer than ``buffer`` events are held
-  (queued, in flight, or finished but not yet consumed). Trackers of closed orders are
-  dropped; their ids stay in a compact LRU of ``closed_memory`` entries so that a late event
+  (queued, in flight, or finished but not yet consumed). Idle open orders are parked as
+  plain tuples (no tracker objects for the garbage collector to sweep). Trackers of closed
+  orders are dropped; their ids stay in a compact LRU of ``closed_memory`` entries so that a late event
   for them is refused. Memory grows with the number of *open* orders, not of events.
 - **Pull-driven, clean stop.** Requests start only inside ``__anext__``: when the consumer
   stops pulling, breaks out of its loop, closes the stream or is cancelled, no new request
@@ -149,6 +150,12 @@ class _Slot:
     queue: collections.deque[_Item] = attrs.field(factory=collections.deque)
     busy: bool = False
     scheduled: bool = False
+    owned: bool = True  # made by the stream (a caller's own tracker is never parked)
+
+
+#: An idle open order, parked as plain values: (status, eta, strict). Tuples of atoms are not
+#: tracked by the garbage collector, so thousands of open orders add nothing to its sweeps.
+_Parked = tuple[str, "datetime | None", bool]
 
 
 def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | None]:
@@ -261,7 +268,8 @@ class OrderStream:
             key = seed.order_id if isinstance(seed, OrderTracker) else _validate.uuid_id("orderId", seed.get("orderId"))
             self._seeds[key] = seed
         self._ref = weakref.ref(self)  # what tasks and callbacks hold (see _launch)
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, _Slot] = {}  # orders with an event queued or in flight
+        self._parked: dict[str, _Parked] = {}  # open orders with nothing to do
         self._closed_ids = _ClosedMemory(closed_memory)
         self._ready: collections.deque[_Slot] = collections.deque()
         self._outcomes: collections.deque[UpdateOutcome] = collections.deque()
@@ -339,8 +347,13 @@ class OrderStream:
         return pending
 
     def snapshots(self) -> list[dict[str, Any]]:
-        """Snapshots of the open orders this stream knows, to seed a later stream."""
-        return [slot.tracker.snapshot() for slot in self._slots.values() if not slot.tracker.is_closed]
+        """Snapshots of the open orders this stream knows, to seed a later stream (the
+        trackers of parked orders keep status, ETA and strictness, not their history)."""
+        active = [slot.tracker.snapshot() for slot in self._slots.values() if not slot.tracker.is_closed]
+        return active + [
+            OrderTracker.resume(self._orders, order_id, status, eta, strict).snapshot()
+            for order_id, (status, eta, strict) in self._parked.items()
+        ]
 
     # -- the engine ----------------------------------------------------------------------
 
@@ -403,6 +416,10 @@ class OrderStream:
             return
         item = _Item(event, index, order_id, target, eta, reason)
         slot = self._slots.get(order_id)
+        if slot is None and self._parked:
+            parked = self._parked.pop(order_id, None)
+            if parked is not None:
+                slot = self._slots[order_id] = _Slot(OrderTracker.resume(self._orders, order_id, *parked))
         if slot is None:
             closed = self._closed_ids.get(order_id)
             if closed is not None:
@@ -410,7 +427,7 @@ class OrderStream:
                 self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, error))
                 return
             try:
-                slot = _Slot(self._tracker_for(order_id))
+                slot = self._slot_for(order_id)
             except GettValidationError as exc:
                 self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, exc))
                 return
@@ -425,16 +442,17 @@ class OrderStream:
             slot.scheduled = True
             self._ready.append(slot)
 
-    def _tracker_for(self, order_id: str) -> OrderTracker:
+    def _slot_for(self, order_id: str) -> _Slot:
+        """A new order's slot: a tracker at ``pending``, or from its seed."""
         seed = self._seeds.pop(order_id, None)
         if seed is None:
-            return OrderTracker(self._orders, order_id, strict=self.strict)
-        if isinstance(seed, OrderTracker):
+            return _Slot(OrderTracker(self._orders, order_id, strict=self.strict))
+        if isinstance(seed, OrderTracker):  # the caller's own object: keep moving that one
             seed.strict = self.strict or seed.strict
-            return seed
+            return _Slot(seed, owned=False)
         tracker = OrderTracker.restore(self._orders, seed)
         tracker.strict = self.strict or tracker.strict
-        return tracker
+        return _Slot(tracker)
 
     def _launch(self, slot: _Slot) -> None:
         slot.scheduled = False
@@ -478,9 +496,14 @@ class OrderStream:
             if not slot.scheduled:
                 slot.scheduled = True
                 self._ready.append(slot)
-        elif slot.tracker.is_closed:
-            del self._slots[slot.tracker.order_id]
-            self._closed_ids.add(slot.tracker.order_id, slot.tracker.position)
+        elif not slot.busy:
+            tracker = slot.tracker
+            if tracker.is_closed:
+                del self._slots[tracker.order_id]
+                self._closed_ids.add(tracker.order_id, tracker.position)
+            elif slot.owned:
+                del self._slots[tracker.order_id]
+                self._parked[tracker.order_id] = (tracker.status, tracker.estimated_ready_at, tracker.strict)
 
     def _emit(self, outcome: UpdateOutcome) -> None:
         self._outcomes.append(outcome)

@@ -78,6 +78,22 @@ class OrderTracker:
         self._path: str | None = None
         self._lock: asyncio.Lock | None = None  # made on first use: streams never need it
 
+    @classmethod
+    def resume(
+        cls, orders: Orders, order_id: str, status: str, estimated_ready_at: datetime | None, strict: bool
+    ) -> OrderTracker:
+        """An open tracker from values this package validated before (no checks, no history)."""
+        tracker = cls.__new__(cls)
+        tracker._orders = orders
+        tracker._order_id = order_id
+        tracker._status = tracker._position = status
+        tracker._eta = estimated_ready_at
+        tracker.strict = strict
+        tracker._history = collections.deque(maxlen=HISTORY_LIMIT)
+        tracker._path = None
+        tracker._lock = None
+        return tracker
+
     # -- what Gett has acknowledged ------------------------------------------------------
 
     @property

@@ -891,3 +891,28 @@ async def test_send_all_on_clean_input_is_ok(mocked: Any) -> None:
     async with make_client() as gett:
         summary = await gett.orders.send_all(from_async(_confirms(10)), keep=0)
     assert summary.ok and summary.counts["sent"] == 10 and summary.failures == [] and summary.refusals == []
+
+
+async def test_idle_open_orders_are_parked_as_plain_values_and_resumed(mocked: Any) -> None:
+    """An open order with nothing queued drops its tracker for a (status, eta, strict) tuple,
+    which the garbage collector does not track; its next event is still checked against it."""
+    server = Server().install(mocked)
+    eta = "2026-01-15T13:30:00Z"
+    async with make_client() as gett:
+        stream = gett.orders.stream([{"orderId": A, "status": "preparing", "estimatedReadyAt": eta}])
+        assert kinds(await drain(stream)) == {0: SENT}
+        assert A not in stream._slots and stream._parked[A][0] == "preparing"
+        (snapshot,) = stream.snapshots()
+        assert (snapshot["orderId"], snapshot["status"], snapshot["estimatedReadyAt"]) == (A, "preparing", eta)
+        gc.collect(0)  # CPython stops tracking a tuple of atoms the first time a collection sees it
+        assert not gc.is_tracked(stream._parked[A])
+
+        later = gett.orders.stream(
+            [{"orderId": A, "status": "confirmed"}, {"orderId": A, "estimatedReadyAt": eta},
+             {"orderId": A, "status": "ready"}],
+            snapshots=[snapshot],
+        )
+        outcomes = await drain(later)
+    # backward: refused; the same ETA again: refused (nothing changed); ready: sent
+    assert kinds(outcomes) == {0: REFUSED, 1: REFUSED, 2: SENT}
+    assert server.bodies(A)[-1] == {"status": "ready"}
