@@ -347,13 +347,18 @@ class OrderStream:
         return pending
 
     def snapshots(self) -> list[dict[str, Any]]:
-        """Snapshots of the open orders this stream knows, to seed a later stream (the
-        trackers of parked orders keep status, ETA and strictness, not their history)."""
+        """Snapshots of the open orders this stream knows, to seed a later stream: the orders it
+        moved (parked ones keep status, ETA and strictness, not their history) and the seeds
+        it was given but never needed."""
         active = [slot.tracker.snapshot() for slot in self._slots.values() if not slot.tracker.is_closed]
-        return active + [
+        parked = [
             OrderTracker.resume(self._orders, order_id, status, eta, strict).snapshot()
             for order_id, (status, eta, strict) in self._parked.items()
         ]
+        # Seeds whose orders never came up are handed back as they were: a service that stores
+        # this list in place of the one it passed in must not lose them.
+        unseen = [seed.snapshot() if isinstance(seed, OrderTracker) else dict(seed) for seed in self._seeds.values()]
+        return active + parked + unseen
 
     # -- the engine ----------------------------------------------------------------------
 

@@ -916,3 +916,14 @@ async def test_idle_open_orders_are_parked_as_plain_values_and_resumed(mocked: A
     # backward: refused; the same ETA again: refused (nothing changed); ready: sent
     assert kinds(outcomes) == {0: REFUSED, 1: REFUSED, 2: SENT}
     assert server.bodies(A)[-1] == {"status": "ready"}
+
+
+async def test_snapshots_hand_back_seeds_the_stream_never_needed(mocked: Any) -> None:
+    Server().install(mocked)
+    async with make_client() as gett:
+        untouched = gett.orders.track(B, status="ready").snapshot()
+        stream = gett.orders.stream([{"orderId": A, "status": "confirmed"}], snapshots=[untouched])
+        await drain(stream)
+        carried = {s["orderId"]: s for s in stream.snapshots()}
+    assert set(carried) == {A, B}
+    assert carried[B] == untouched and carried[A]["status"] == "confirmed"
