@@ -18,7 +18,8 @@ from typing import Protocol
 
 import attrs
 
-from .errors import GettValidationError, RateLimitError
+from . import _validate
+from .errors import RateLimitError
 
 READ = "read"
 WRITE = "write"
@@ -67,8 +68,8 @@ class HeaderRateLimitGate:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         for name, value in (("reads_per_minute", reads_per_minute), ("writes_per_minute", writes_per_minute)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise GettValidationError(name, f"must be a whole number of at least 1, got {value!r}")
+            if value is not None:
+                _validate.whole(name, value, minimum=1)
         self._accounts = {READ: _Account(reads_per_minute), WRITE: _Account(writes_per_minute)}
         self.max_wait = max_wait
         self._clock = clock

@@ -161,13 +161,23 @@ def decode_optional(body: bytes, cls: type[T]) -> T | None:
         data = json.loads(body)
     except ValueError:
         return None
-    return decode_with(body, lambda _: converter.structure(data, cls), cls.__name__) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    return _structured(data, lambda value: converter.structure(value, cls), cls.__name__)
 
 
 def decode_with(body: bytes, parse: Callable[[Any], T], what: str) -> T:
     """Parse JSON ``body`` with ``parse``; any failure becomes one GettError naming ``what``."""
     try:
-        return parse(json.loads(body))
+        data = json.loads(body)
+    except ValueError as exc:
+        raise GettError(f"could not parse {what} from the response: {_first_cause(exc)}") from None
+    return _structured(data, parse, what)
+
+
+def _structured(data: Any, parse: Callable[[Any], T], what: str) -> T:
+    try:
+        return parse(data)
     except Exception as exc:  # cattrs raises exception groups; keep one readable message
         raise GettError(f"could not parse {what} from the response: {_first_cause(exc)}") from None
 

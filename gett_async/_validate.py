@@ -46,6 +46,13 @@ def uuid_id(field: str, value: object) -> str:
     return str(parsed)
 
 
+def whole(field: str, value: object, *, minimum: int) -> int:
+    """Return ``value`` if it is an int (not a bool) of at least ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise GettValidationError(field, f"must be a whole number of at least {minimum}, got {value!r}")
+    return value
+
+
 def path_segment(field: str, value: object) -> str:
     """Return an id that is safe as one URL path segment (ids whose format Gett leaves unknown)."""
     if not isinstance(value, str):

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from . import _validate
 from ._paths import BASE_URLS, ApiPaths
 from ._ratelimit import HeaderRateLimitGate, RateLimitGate
 from ._retry import RetryPolicy
@@ -65,11 +66,11 @@ class GettClient:
         environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"
         if environment not in BASE_URLS:
             raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
-        _count("max_connections", max_connections, minimum=1)
+        _validate.whole("max_connections", max_connections, minimum=1)
         self.environment = environment
         self.base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
-            retry = RetryPolicy(max_retries=_count("max_retries", max_retries, minimum=0))
+            retry = RetryPolicy(max_retries=_validate.whole("max_retries", max_retries, minimum=0))
         if gate is None:
             gate = HeaderRateLimitGate(
                 reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute, max_wait=retry.max_retry_wait
@@ -137,12 +138,6 @@ class GettClient:
         transport = getattr(self, "_transport", None)
         if transport is not None and transport.unclosed():
             warn_unclosed(self)
-
-
-def _count(field: str, value: object, *, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise GettValidationError(field, f"must be a whole number of at least {minimum}, got {value!r}")
-    return value
 
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}

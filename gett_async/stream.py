@@ -249,9 +249,7 @@ class OrderStream:
         buffer: int | None = None,
         closed_memory: int = 50_000,
     ) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise GettValidationError("concurrency", f"must be a whole number of at least 1, got {concurrency!r}")
-        self.concurrency = concurrency
+        self.concurrency = _validate.whole("concurrency", concurrency, minimum=1)
         self.buffer = buffer if buffer is not None else max(64, 4 * concurrency)
         if not isinstance(self.buffer, int) or self.buffer < concurrency:
             raise GettValidationError("buffer", f"must be at least concurrency ({concurrency}), got {self.buffer!r}")
@@ -267,7 +265,7 @@ class OrderStream:
         for seed in snapshots or ():
             key = seed.order_id if isinstance(seed, OrderTracker) else _validate.uuid_id("orderId", seed.get("orderId"))
             self._seeds[key] = seed
-        self._ref = weakref.ref(self)  # what tasks and callbacks hold (see _launch)
+        self._ref = weakref.ref(self)  # what tasks and callbacks hold, so a dropped stream can be collected
         self._slots: dict[str, _Slot] = {}  # orders with an event queued or in flight
         self._parked: dict[str, _Parked] = {}  # open orders with nothing to do
         self._closed_ids = _ClosedMemory(closed_memory)
@@ -383,7 +381,7 @@ class OrderStream:
                 if self._pull is None:
                     assert self._async_it is not None
                     self._pull = asyncio.ensure_future(anext(self._async_it))
-                    self._pull.add_done_callback(functools.partial(_pulled, weakref.ref(self)))
+                    self._pull.add_done_callback(functools.partial(_pulled, self._ref))
                 break
         while self._ready and len(self._tasks) < self.concurrency and not self._stopped:
             self._launch(self._ready.popleft())
