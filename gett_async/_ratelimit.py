@@ -5,7 +5,9 @@ production) and reports ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` (a Uni
 The gate keeps one account per request class (``"read"`` for GET, ``"write"`` otherwise).
 
 `RateLimitGate` is the interface: a replacement (for example one backed by Redis, shared
-by many processes) implements `acquire` and `settle` and is passed as ``GettClient(gate=...)``.
+by many processes) implements `acquire` and `settle` and is passed as ``GettClient(gate=...)``;
+it may also offer ``try_acquire(kind) -> bool``, a synchronous fast path the session manager
+calls first (awaiting `acquire` only when it returns False).
 """
 
 from __future__ import annotations
@@ -88,11 +90,21 @@ class HeaderRateLimitGate:
         """Seconds a new request of ``kind`` would wait now (0 when it may start at once)."""
         return self._wait(self._accounts[kind], self._clock())
 
+    def try_acquire(self, kind: str) -> bool:
+        """Take room for one request of ``kind`` if there is some now (no waiting)."""
+        account = self._accounts[kind]
+        now = self._clock()
+        if self._wait(account, now) > 0:
+            return False
+        self._take(account, now)
+        return True
+
     async def acquire(self, kind: str) -> None:
         """Wait for room; a wait longer than ``max_wait`` fails at once with RateLimitError."""
         account = self._accounts[kind]
         while True:
-            wait = self._wait(account, self._clock())
+            now = self._clock()
+            wait = self._wait(account, now)
             if wait <= 0:
                 break
             if self.max_wait is not None and wait > self.max_wait:
@@ -103,10 +115,14 @@ class HeaderRateLimitGate:
                     retry_after=wait,
                 )
             await self._sleep(wait)
+        self._take(account, now)
+
+    @staticmethod
+    def _take(account: _Account, now: float) -> None:
         if account.budget is not None:
             account.budget -= 1
         if account.per_minute is not None:
-            account.sent.append(self._clock())
+            account.sent.append(now)
         account.in_flight += 1
 
     def _wait(self, account: _Account, now: float) -> float:

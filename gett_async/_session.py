@@ -48,6 +48,7 @@ USER_AGENT = (
 # No sock_read: total=30 already bounds a stalled read, and aiohttp re-arms a sock_read timer on
 # every received chunk (about 7% of a request's client CPU against a fast server).
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=5.0, sock_connect=5.0)
+_SENTINEL: Any = aiohttp.helpers.sentinel  # "not given": the session's timeout applies
 
 
 @attrs.frozen(slots=True)
@@ -153,6 +154,7 @@ class Transport:
         self.timeout = timeout
         self.retry = retry
         self.gate = gate
+        self._try_acquire: Callable[[str], bool] | None = getattr(gate, "try_acquire", None)
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
@@ -264,25 +266,32 @@ class Transport:
             raise GettError("this GettClient is closed")
         call.attempts += 1
         kind = "write" if request.write else "read"
-        await self.gate.acquire(kind)
+        if self._try_acquire is None or not self._try_acquire(kind):
+            await self.gate.acquire(kind)
         started = time.perf_counter()
         headers: Mapping[str, str] | None = None
         retry_after: float | None = None
         failure: GettError | None = None
         try:
             try:
-                async with session.request(
+                # Awaited directly rather than through ``async with``: the same release, five
+                # fewer coroutine objects per request on the hottest path of the package.
+                resp = await session.request(
                     request.method,
                     self.base_url + request.path,
                     data=request.body,
                     params=request.params,
                     headers=self._read_headers if request.body is None else self._write_headers,
                     allow_redirects=False,
-                    timeout=call.timeout if call.timeout is not None else aiohttp.helpers.sentinel,
-                ) as resp:
+                    timeout=call.timeout if call.timeout is not None else _SENTINEL,
+                )
+                try:
                     body = await resp.read()
-                    status = resp.status
-                    headers = resp.headers
+                    await resp.wait_for_close()
+                finally:
+                    resp.release()
+                status = resp.status
+                headers = resp.headers
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
                 failure = APITimeoutError(
                     f"{request.method} {request.template} timed out ({type(exc).__name__})",

@@ -53,6 +53,8 @@ ETA_POSITIONS: frozenset[str] = frozenset({"confirmed", "preparing", "ready", "i
 
 del N, S, C, X
 
+_SENDABLE_STATUSES: Mapping[str, str] = {status: status for status in OPEN_STATUSES if status != "pending"}
+
 
 def is_closed(position: str) -> bool:
     """True for ``completed`` and ``cancelled``: such an order accepts nothing more."""
@@ -126,6 +128,10 @@ def target_of(status: object = None, state: object = None) -> str | None:
     Refuses unknown values, ``pending``, ``state="open"``, and a status sent together
     with a closing state (Gett documents ``status`` for progress and ``state`` to close).
     """
+    if state is None and type(status) is str:
+        target = _SENDABLE_STATUSES.get(status)
+        if target is not None:  # the common case: a wire string, already valid
+            return target
     if state is not None:
         closing = _validate.enum_member("state", OrderState, state, refuse=(OrderState.OPEN,))
         if status is not None:

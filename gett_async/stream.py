@@ -30,9 +30,8 @@ import collections
 import functools
 import logging
 import time
-import uuid
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
@@ -45,7 +44,7 @@ from .models.enums import WireEnum
 from .tracker import OrderTracker
 
 if TYPE_CHECKING:
-    from ._session import ApiRequest
+    from ._session import ApiRequest, ApiResponse
     from .resources.orders import Orders
 
 logger = logging.getLogger("gett_async")
@@ -147,7 +146,7 @@ class _Item:
 @attrs.define(slots=True)
 class _Slot:
     tracker: OrderTracker
-    queue: collections.deque[_Item] = attrs.field(factory=collections.deque)
+    queue: list[_Item] = attrs.field(factory=list)  # short (one order's events): a list is 14x smaller than a deque
     busy: bool = False
     scheduled: bool = False
     owned: bool = True  # made by the stream (a caller's own tracker is never parked)
@@ -156,6 +155,9 @@ class _Slot:
 #: An idle open order, parked as plain values: (status, eta, strict). Tuples of atoms are not
 #: tracked by the garbage collector, so thousands of open orders add nothing to its sweeps.
 _Parked = tuple[str, "datetime | None", bool]
+
+#: A launched event: its order's slot, the event, and the request built for it.
+_Job = tuple[_Slot, _Item, "ApiRequest"]
 
 
 def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | None]:
@@ -172,8 +174,8 @@ def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | 
         order_id, status, state = event.order_id, event.status, event.state
         eta, reason = event.estimated_ready_at, event.cancel_reason
     elif isinstance(event, Mapping):
-        unknown = set(event) - WIRE_KEYS
-        if unknown:
+        if not WIRE_KEYS.issuperset(event):
+            unknown = set(event) - WIRE_KEYS
             raise GettValidationError("event", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
         order_id, status, state = event.get("orderId"), event.get("status"), event.get("state")
         eta, reason = event.get("estimatedReadyAt"), event.get("cancelReason")
@@ -206,6 +208,11 @@ def _has_offset(text: str) -> bool:
     return text.endswith(("Z", "z")) or (len(text) > 19 and text[-6] in "+-" and text[-3] == ":")
 
 
+def _as_int(order_id: str) -> int:
+    # The id is canonical (checked by parse_event): its hex digits are the UUID's 128 bits.
+    return int(order_id.replace("-", ""), 16)
+
+
 class _ClosedMemory:
     """An LRU of recently closed order ids, stored as 128-bit ints to stay compact."""
 
@@ -218,14 +225,14 @@ class _ClosedMemory:
     def add(self, order_id: str, position: str) -> None:
         if self.limit <= 0:
             return
-        key = uuid.UUID(order_id).int
+        key = _as_int(order_id)
         self._ids[key] = "completed" if position == "completed" else "cancelled"
         self._ids.move_to_end(key)
         if len(self._ids) > self.limit:
             self._ids.popitem(last=False)
 
     def get(self, order_id: str) -> str | None:
-        return self._ids.get(uuid.UUID(order_id).int) if self._ids else None
+        return self._ids.get(_as_int(order_id)) if self._ids else None
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -274,6 +281,8 @@ class OrderStream:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pull: asyncio.Future[EventLike] | None = None
         self._wakeup: asyncio.Future[None] | None = None
+        self._waiting = False  # the consumer is inside __anext__, waiting for an outcome
+        self._lane_done = functools.partial(_lane_done, self._ref)
         self._held = 0
         self._index = 0
         self._exhausted = False
@@ -308,7 +317,11 @@ class OrderStream:
                         raise EventSourceError(self.source_error, self._index) from self.source_error
                     raise StopAsyncIteration
                 self._wakeup = asyncio.get_running_loop().create_future()
-                await self._wakeup
+                self._waiting = True
+                try:
+                    await self._wakeup
+                finally:
+                    self._waiting = False
         except asyncio.CancelledError:
             self._cancel_all()
             raise
@@ -384,7 +397,9 @@ class OrderStream:
                     self._pull.add_done_callback(functools.partial(_pulled, self._ref))
                 break
         while self._ready and len(self._tasks) < self.concurrency and not self._stopped:
-            self._launch(self._ready.popleft())
+            job = self._next_job()
+            if job is not None:
+                self._launch(job)
 
     def _on_pulled(self, future: asyncio.Future[EventLike]) -> None:
         self._pull = None
@@ -447,9 +462,9 @@ class OrderStream:
 
     def _slot_for(self, order_id: str) -> _Slot:
         """A new order's slot: a tracker at ``pending``, or from its seed."""
-        seed = self._seeds.pop(order_id, None)
-        if seed is None:
-            return _Slot(OrderTracker(self._orders, order_id, strict=self.strict))
+        seed = self._seeds.pop(order_id, None) if self._seeds else None
+        if seed is None:  # the id was validated by parse_event: no need to check it again
+            return _Slot(OrderTracker.resume(self._orders, order_id, "pending", None, self.strict))
         if isinstance(seed, OrderTracker):  # the caller's own object: keep moving that one
             seed.strict = self.strict or seed.strict
             return _Slot(seed, owned=False)
@@ -457,41 +472,63 @@ class OrderStream:
         tracker.strict = self.strict or tracker.strict
         return _Slot(tracker)
 
-    def _launch(self, slot: _Slot) -> None:
-        slot.scheduled = False
-        item = slot.queue.popleft()
-        try:
-            request = slot.tracker.prepare(item.target, estimated_ready_at=item.eta, cancel_reason=item.reason)
-        except GettValidationError as exc:
-            self._emit(UpdateOutcome(item.event, OutcomeKind.REFUSED, item.index, item.order_id, exc))
-            self._settle(slot)
-            return
-        slot.busy = True
-        # The task and its callback hold the stream only weakly, so a consumer that drops the
-        # stream (e.g. breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
-        task = asyncio.get_running_loop().create_task(_send(self._orders, request))
-        self._tasks.add(task)
-        task.add_done_callback(functools.partial(_sent, self._ref, slot, item))
+    def _next_job(self) -> _Job | None:
+        """The next ready event with its request built; events refused on the way get their outcomes."""
+        while self._ready:
+            slot = self._ready.popleft()
+            slot.scheduled = False
+            item = slot.queue.pop(0)
+            try:
+                request = slot.tracker.prepare(item.target, estimated_ready_at=item.eta, cancel_reason=item.reason)
+            except GettValidationError as exc:
+                self._emit(UpdateOutcome(item.event, OutcomeKind.REFUSED, item.index, item.order_id, exc))
+                self._settle(slot)
+                continue
+            slot.busy = True
+            return slot, item, request
+        return None
 
-    def _on_sent(self, task: asyncio.Task[Any], slot: _Slot, item: _Item) -> None:
-        self._tasks.discard(task)
+    def _launch(self, job: _Job) -> None:
+        # The lane holds the stream only weakly, so a consumer that drops the stream (e.g.
+        # breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
+        task = asyncio.get_running_loop().create_task(_lane(self._ref, self._orders._send, job))
+        self._tasks.add(task)
+        task.add_done_callback(self._lane_done)
+
+    def _finish(
+        self, slot: _Slot, item: _Item, attempts: int, failure: BaseException | None, latency: float
+    ) -> _Job | None:
+        """Record one answered event; return the lane's next job, if it may take one.
+
+        A lane goes on only while the consumer waits inside ``__anext__`` (so requests still
+        start only while someone pulls). Going on at once, instead of ending the task and
+        letting ``__anext__`` start another, also keeps allocation in step with release:
+        a wave of finished tasks followed by a wave of new ones makes the garbage collector
+        run every few events.
+        """
         slot.busy = False
-        if task.cancelled():
-            error: BaseException = GettError("the stream was stopped before this update was answered")
-            self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
-            return
-        attempts, failure, latency = task.result()
         if failure is None:
             slot.tracker.acknowledge(item.target, item.eta, item.reason)
-            outcome = UpdateOutcome(
-                item.event, OutcomeKind.SENT, item.index, item.order_id, None, attempts, latency
-            )
+            self._emit(UpdateOutcome(item.event, OutcomeKind.SENT, item.index, item.order_id, None, attempts, latency))
         else:
-            outcome = UpdateOutcome(
-                item.event, OutcomeKind.FAILED, item.index, item.order_id, failure, attempts, latency
+            self._emit(
+                UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, failure, attempts, latency)
             )
-        self._emit(outcome)
         self._settle(slot)
+        if self._waiting and not self._stopped:
+            return self._next_job()
+        return None
+
+    def _stopped_during(self, slot: _Slot, item: _Item) -> None:
+        slot.busy = False
+        error = GettError("the stream was stopped before this update was answered")
+        self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
+
+    def _on_lane_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a stream lane failed: %r", task.exception())
+        self._wake()
 
     def _settle(self, slot: _Slot) -> None:
         """After an event of ``slot`` ended: queue its next one, or release a closed order."""
@@ -513,22 +550,40 @@ class OrderStream:
         self._wake()
 
 
-async def _send(orders: Orders, request: ApiRequest) -> tuple[int, BaseException | None, float]:
-    """(attempts, the error if it failed, seconds): a failure is a value here, never raised."""
-    started = time.perf_counter()
-    try:
-        response = await orders._send(request, None)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # never let one event kill the stream
-        return getattr(exc, "attempts", 1), exc, time.perf_counter() - started
-    return response.attempts, None, time.perf_counter() - started
+async def _lane(ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[ApiResponse]], job: _Job) -> None:
+    """Send a job, hand its result to the stream, and go on with the next job the stream gives.
+
+    A failure is an outcome, never raised. The stream is held only between sends.
+    """
+    slot, item, request = job
+    clock = time.perf_counter
+    while True:
+        started = clock()
+        failure: BaseException | None = None
+        try:
+            attempts = (await send(request, None)).attempts
+        except asyncio.CancelledError:
+            stream = ref()
+            if stream is not None:
+                stream._stopped_during(slot, item)
+            raise
+        except Exception as exc:  # never let one event kill the stream
+            attempts, failure = getattr(exc, "attempts", 1), exc
+        latency = clock() - started
+        stream = ref()
+        if stream is None:
+            return
+        job = stream._finish(slot, item, attempts, failure, latency)
+        del stream
+        if job is None:
+            return
+        slot, item, request = job
 
 
-def _sent(ref: weakref.ref[OrderStream], slot: _Slot, item: _Item, task: asyncio.Task[Any]) -> None:
+def _lane_done(ref: weakref.ref[OrderStream], task: asyncio.Task[Any]) -> None:
     stream = ref()
     if stream is not None:
-        stream._on_sent(task, slot, item)
+        stream._on_lane_done(task)
 
 
 def _pulled(ref: weakref.ref[OrderStream], future: asyncio.Future[EventLike]) -> None:

@@ -9,7 +9,6 @@ order, so a later call is always checked against the real outcome of the earlier
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 import uuid
 from collections.abc import Mapping
@@ -70,11 +69,12 @@ class OrderTracker:
         self._position = status_value if state_value == "open" else state_value
         self._eta = None if estimated_ready_at is None else _validate.aware("estimated_ready_at", estimated_ready_at)
         self.strict = strict
-        # (position, unix time, eta, reason): HistoryEntry objects are built only when read.
-        self._history: collections.deque[tuple[str, float, datetime | None, str | None]] = collections.deque(
-            ((e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason) for e in history),
-            maxlen=HISTORY_LIMIT,
-        )
+        # (position, unix time, eta, reason): HistoryEntry objects are built only when read. A
+        # list, not a deque(maxlen): an empty deque costs 760 bytes, and a stream holds a
+        # tracker for every order it has events queued for.
+        self._history: list[tuple[str, float, datetime | None, str | None]] = [
+            (e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason) for e in history[-HISTORY_LIMIT:]
+        ]
         self._path: str | None = None
         self._lock: asyncio.Lock | None = None  # made on first use: streams never need it
 
@@ -89,7 +89,7 @@ class OrderTracker:
         tracker._status = tracker._position = status
         tracker._eta = estimated_ready_at
         tracker.strict = strict
-        tracker._history = collections.deque(maxlen=HISTORY_LIMIT)
+        tracker._history = []
         tracker._path = None
         tracker._lock = None
         return tracker
@@ -236,7 +236,10 @@ class OrderTracker:
             if estimated_ready_at is not None:
                 self._eta = estimated_ready_at
         self._position = target
-        self._history.append((target, time.time(), estimated_ready_at, cancel_reason))
+        history = self._history
+        history.append((target, time.time(), estimated_ready_at, cancel_reason))
+        if len(history) > HISTORY_LIMIT:
+            del history[0]
 
     # -- persistence ---------------------------------------------------------------------
 

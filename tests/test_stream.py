@@ -414,8 +414,9 @@ async def test_closed_memory_is_a_bounded_lru(mocked: Any, memory: int) -> None:
         yield {"orderId": B, "status": "ready"}
         yield {"orderId": B, "state": "completed"}
         await gates[1].wait()
-        yield {"orderId": A, "state": "cancelled", "cancelReason": "late"}
+        # B's first: a cancel sent for A would close A again and, with room for one, push B out.
         yield {"orderId": B, "state": "cancelled", "cancelReason": "late"}
+        yield {"orderId": A, "state": "cancelled", "cancelReason": "late"}
 
     async with make_client() as gett:
         stream = gett.orders.stream(events(), closed_memory=memory)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import aiohttp
 import attrs
 
@@ -45,8 +47,9 @@ class Resource:
         self._transport = transport
         self._paths = paths
 
-    async def _send(self, request: ApiRequest, timeout: Timeout) -> ApiResponse:
-        return await self._transport.send(request, timeout=client_timeout(timeout))
+    def _send(self, request: ApiRequest, timeout: Timeout) -> Awaitable[ApiResponse]:
+        # Not a coroutine itself: the caller awaits the transport's, one frame less per resume.
+        return self._transport.send(request, timeout=client_timeout(timeout))
 
     async def _get(self, path: str, template: str, timeout: Timeout) -> bytes:
         """A read: GET ``path`` and return the body."""
