@@ -573,11 +573,11 @@ async def _lane(ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[Api
         stream = ref()
         if stream is None:
             return
-        job = stream._finish(slot, item, attempts, failure, latency)
+        following = stream._finish(slot, item, attempts, failure, latency)
         del stream
-        if job is None:
+        if following is None:
             return
-        slot, item, request = job
+        slot, item, request = following
 
 
 def _lane_done(ref: weakref.ref[OrderStream], task: asyncio.Task[Any]) -> None:
