@@ -24,7 +24,7 @@ import aiohttp
 import attrs
 import backoff
 
-from . import _retry
+from . import _deadline, _retry
 from ._ratelimit import RateLimitGate
 from ._version import __version__
 from .errors import APIConnectionError, APIError, APITimeoutError, GettError, GettValidationError, error_class_for
@@ -46,8 +46,10 @@ USER_AGENT = (
 )
 
 # No sock_read: total=30 already bounds a stalled read, and aiohttp re-arms a sock_read timer on
-# every received chunk (about 7% of a request's client CPU against a fast server).
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=5.0, sock_connect=5.0)
+# every received chunk (about 7% of a request's client CPU against a fast server). No ``connect``
+# either (a timer per request, about 2%): sock_connect bounds a new connection, total the rest.
+# The total itself is enforced by `_deadline` (shared timers), not by aiohttp.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, sock_connect=5.0)
 _SENTINEL: Any = aiohttp.helpers.sentinel  # "not given": the session's timeout applies
 
 
@@ -121,14 +123,22 @@ class _RedactedHeaders(dict[str, str]):
         return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
 
 
+def _split(timeout: aiohttp.ClientTimeout) -> tuple[float | None, aiohttp.ClientTimeout]:
+    """(the total our shared deadlines enforce, or None; what aiohttp is left to enforce)."""
+    if _deadline.shared(timeout.total):
+        return timeout.total, attrs.evolve(timeout, total=None)
+    return None, timeout
+
+
 class _Call:
     """Per logical call state shared across its attempts."""
 
-    __slots__ = ("attempts", "failure", "request", "timeout")
+    __slots__ = ("attempts", "failure", "request", "timeout", "total")
 
-    def __init__(self, request: ApiRequest, timeout: aiohttp.ClientTimeout | None) -> None:
+    def __init__(self, request: ApiRequest, timeout: aiohttp.ClientTimeout | Any, total: float | None) -> None:
         self.request = request
-        self.timeout = timeout
+        self.timeout = timeout  # aiohttp's per-request timeout, or _SENTINEL for the session's
+        self.total = total  # seconds each attempt may take, enforced by the shared deadlines
         self.attempts = 0
         self.failure: GettError | None = None  # the first attempt's error, replayed into the retry loop
 
@@ -152,6 +162,14 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._deadlines = _deadline.Deadlines()
+        self._session_timeout: aiohttp.ClientTimeout | None = None
+        self._request_timeout: aiohttp.ClientTimeout | Any = _SENTINEL
+        self._total: float | None = None
+        if session is None:  # ours: the session carries what aiohttp enforces
+            self._total, self._session_timeout = _split(timeout or DEFAULT_TIMEOUT)
+        elif timeout is not None:  # the caller's session, with a timeout given to us
+            self._total, self._request_timeout = _split(timeout)
         self.retry = retry
         self.gate = gate
         self._try_acquire: Callable[[str], bool] | None = getattr(gate, "try_acquire", None)
@@ -200,7 +218,7 @@ class Transport:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=self.timeout or DEFAULT_TIMEOUT,
+                timeout=self._session_timeout,
                 trace_configs=self._trace_configs or None,
                 auto_decompress=True,
             )
@@ -223,7 +241,11 @@ class Transport:
     async def send(self, request: ApiRequest, *, timeout: aiohttp.ClientTimeout | None = None) -> ApiResponse:
         """Send ``request`` with retries; return the 2xx answer or raise a GettError."""
         self._bind()
-        call = _Call(request, timeout if timeout is not None else self.timeout)
+        if timeout is None:
+            call = _Call(request, self._request_timeout, self._total)
+        else:
+            total, for_aiohttp = _split(timeout)
+            call = _Call(request, for_aiohttp, total)
         response: ApiResponse | None = None
         try:
             response = await self._attempt(call)  # most calls succeed at once: no retry machinery
@@ -272,6 +294,7 @@ class Transport:
         headers: Mapping[str, str] | None = None
         retry_after: float | None = None
         failure: GettError | None = None
+        deadline = self._deadlines.arm(call.total) if call.total is not None else None
         try:
             try:
                 # Awaited directly rather than through ``async with``: the same release, five
@@ -283,7 +306,7 @@ class Transport:
                     params=request.params,
                     headers=self._read_headers if request.body is None else self._write_headers,
                     allow_redirects=False,
-                    timeout=call.timeout if call.timeout is not None else _SENTINEL,
+                    timeout=call.timeout,
                 )
                 try:
                     body = await resp.read()
@@ -302,6 +325,16 @@ class Transport:
                     f"{request.method} {request.template} failed: {type(exc).__name__}: {exc}",
                     attempts=call.attempts, method=request.method, path=request.template,
                 )
+            except asyncio.CancelledError:
+                if deadline is None or not deadline.ours():
+                    raise  # somebody else's cancellation: never swallowed
+                failure = APITimeoutError(
+                    f"{request.method} {request.template} timed out (no answer within {call.total:g} s)",
+                    attempts=call.attempts, method=request.method, path=request.template,
+                )
+            finally:
+                if deadline is not None:
+                    deadline.disarm()
             if failure is not None:
                 # Raised outside the except blocks so the aiohttp exception is not kept as
                 # __context__: its frames hold the request headers, the API key included.

@@ -80,7 +80,7 @@ class GettClient:
         if timeout is not None and not isinstance(timeout, aiohttp.ClientTimeout):
             total = client_timeout(timeout)
             assert total is not None
-            timeout = aiohttp.ClientTimeout(total=total.total, connect=min(5.0, total.total or 5.0))
+            timeout = aiohttp.ClientTimeout(total=total.total, sock_connect=min(5.0, total.total or 5.0))
         self.paths = paths or ApiPaths()
         self._transport = Transport(
             api_key=key,

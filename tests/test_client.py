@@ -334,9 +334,9 @@ async def test_client_timeout_as_seconds(mocked: Any) -> None:
     async with make_client(timeout=5) as gett:
         await gett.orders.complete(ORDER_ID)
         session_timeout = gett._transport._session.timeout
-    expected = aiohttp.ClientTimeout(total=5.0, connect=5.0)
-    assert only_call(mocked)[2]["timeout"] == expected
-    assert session_timeout == expected
+    # 5 s is within aiohttp's exact range: aiohttp enforces it, on the session we own.
+    assert session_timeout == aiohttp.ClientTimeout(total=5.0, sock_connect=5.0)
+    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
 
 
 async def test_client_timeout_as_client_timeout(mocked: Any) -> None:
@@ -344,24 +344,32 @@ async def test_client_timeout_as_client_timeout(mocked: Any) -> None:
     timeout = aiohttp.ClientTimeout(total=7, sock_read=3)
     async with make_client(timeout=timeout) as gett:
         await gett.orders.complete(ORDER_ID)
-    assert only_call(mocked)[2]["timeout"] == timeout
+        session_timeout = gett._transport._session.timeout
+        total = gett._transport._total
+    # The total is ours to enforce (shared deadlines); aiohttp keeps the rest.
+    assert (total, session_timeout) == (7, aiohttp.ClientTimeout(sock_read=3))
 
 
 async def test_per_call_timeout_overrides_client_timeout(mocked: Any) -> None:
     mocked.post(ORDER_URL, status=204, repeat=True)
     custom = aiohttp.ClientTimeout(total=1, connect=0.5)
+    long = aiohttp.ClientTimeout(total=60, sock_read=10)
     async with make_client(timeout=5) as gett:
         await gett.orders.complete(ORDER_ID, timeout=2.5)
         await gett.orders.complete(ORDER_ID, timeout=custom)
+        await gett.orders.complete(ORDER_ID, timeout=long)
     calls = next(iter(mocked.requests.values()))
-    assert [c.kwargs["timeout"] for c in calls] == [aiohttp.ClientTimeout(total=2.5), custom]
+    assert [c.kwargs["timeout"] for c in calls] == [
+        aiohttp.ClientTimeout(total=2.5), custom, aiohttp.ClientTimeout(sock_read=10)
+    ]
 
 
 async def test_no_timeout_uses_the_session_default(mocked: Any) -> None:
     mocked.post(ORDER_URL, status=204)
     async with make_client() as gett:
         await gett.orders.complete(ORDER_ID)
-        assert gett._transport._session.timeout == DEFAULT_TIMEOUT
+        assert gett._transport._session.timeout == aiohttp.ClientTimeout(sock_connect=5.0)
+        assert gett._transport._total == DEFAULT_TIMEOUT.total == 30
     assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
 
 
@@ -371,6 +379,7 @@ async def test_caller_session_timeout_is_not_replaced(mocked: Any) -> None:
     async with aiohttp.ClientSession(timeout=mine) as session:
         async with make_client(session=session) as gett:
             await gett.orders.complete(ORDER_ID)
+            assert gett._transport._total is None
         assert session.timeout == mine
     assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
 
