@@ -81,6 +81,10 @@ def check(
     ``completed`` before ``ready``, anything after a close, a same-status update without a
     new ETA, and a cancel without a non-blank reason.
     """
+    moves = TRANSITIONS.get(current)
+    move = moves.get(target) if moves is not None else None
+    if move is Move.NEXT or move is Move.COMPLETE or (move is Move.SKIP and not strict):
+        return move  # the common case, from known positions: nothing more to check
     current = _position(current)
     target = _position(target)
     move = TRANSITIONS[current].get(target)

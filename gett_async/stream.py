@@ -433,23 +433,24 @@ class OrderStream:
             self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, raw if isinstance(raw, str) else None, exc))
             return
         item = _Item(event, index, order_id, target, eta, reason)
-        slot = self._slots.get(order_id)
-        if slot is None and self._parked:
-            parked = self._parked.pop(order_id, None)
-            if parked is not None:
-                slot = self._slots[order_id] = _Slot(OrderTracker.resume(self._orders, order_id, *parked))
+        slots = self._slots
+        slot = slots.get(order_id)
         if slot is None:
-            closed = self._closed_ids.get(order_id)
-            if closed is not None:
-                error = IllegalTransitionError(closed, target or closed, (), f"the order is already {closed}")
-                self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, error))
-                return
-            try:
-                slot = self._slot_for(order_id)
-            except GettValidationError as exc:
-                self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, exc))
-                return
-            self._slots[order_id] = slot
+            parked = self._parked.pop(order_id, None) if self._parked else None
+            if parked is not None:
+                slot = _Slot(OrderTracker.resume(self._orders, order_id, *parked))
+            else:
+                closed = self._closed_ids.get(order_id)
+                if closed is not None:
+                    error = IllegalTransitionError(closed, target or closed, (), f"the order is already {closed}")
+                    self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, error))
+                    return
+                try:
+                    slot = self._slot_for(order_id)
+                except GettValidationError as exc:
+                    self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, order_id, exc))
+                    return
+            slots[order_id] = slot
         queue = slot.queue
         if target is None and queue and queue[-1].target is None:
             # Two ETA-only updates waiting in a row: only the newer one is worth a write.
@@ -509,11 +510,10 @@ class OrderStream:
         slot.busy = False
         if failure is None:
             slot.tracker.acknowledge(item.target, item.eta, item.reason)
-            self._emit(UpdateOutcome(item.event, OutcomeKind.SENT, item.index, item.order_id, None, attempts, latency))
+            kind = OutcomeKind.SENT
         else:
-            self._emit(
-                UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, failure, attempts, latency)
-            )
+            kind = OutcomeKind.FAILED
+        self._emit(UpdateOutcome(item.event, kind, item.index, item.order_id, failure, attempts, latency))
         self._settle(slot)
         if self._waiting and not self._stopped:
             return self._next_job()
@@ -537,13 +537,15 @@ class OrderStream:
                 slot.scheduled = True
                 self._ready.append(slot)
         elif not slot.busy:
+            # The tracker's fields are read directly: this runs once per event.
             tracker = slot.tracker
-            if tracker.is_closed:
-                del self._slots[tracker.order_id]
-                self._closed_ids.add(tracker.order_id, tracker.position)
+            order_id, position = tracker._order_id, tracker._position
+            if position in lifecycle.CLOSED_STATES:
+                del self._slots[order_id]
+                self._closed_ids.add(order_id, position)
             elif slot.owned:
-                del self._slots[tracker.order_id]
-                self._parked[tracker.order_id] = (tracker.status, tracker.estimated_ready_at, tracker.strict)
+                del self._slots[order_id]
+                self._parked[order_id] = (tracker._status, tracker._eta, tracker.strict)
 
     def _emit(self, outcome: UpdateOutcome) -> None:
         self._outcomes.append(outcome)
