@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import clients, cpu, memory, report
-from .server import Server, local_server
+from .server import Server, local_server, pin
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("throughput", "cpu", "memory")
@@ -29,6 +29,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto",
                         help="local server: nginx if installed (auto), or the Python one")
     parser.add_argument("--url", help="target this server instead of starting one")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the client and the local server to separate cores")
     parser.add_argument("--cpu-iterations", type=int, default=20_000)
     parser.add_argument("--events", default="100000,1000000", help="stream sizes for the RSS runs")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="subset of throughput,cpu,memory")
@@ -88,7 +90,8 @@ def main(argv: list[str]) -> None:
         "quick": args.quick,
     }}
     with target(args) as server:
-        results["machine"] = report.machine(f"{server.kind}: {server.description}")
+        pinning = pin(server) if args.pin else "not pinned (--no-pin)"
+        results["machine"] = report.machine(f"{server.kind}: {server.description}", pinning)
         say(f"server: {server.kind} at {server.url}")
         if "throughput" in args.sections:
             results["throughput"] = throughput(args, server.url)

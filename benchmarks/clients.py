@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 import attrs
@@ -119,7 +120,7 @@ async def run_httpx(url: str, concurrency: int, n: int) -> Run:
         return await _timed(concurrency, n, one)
 
 
-RUNNERS: dict[str, Callable[[str, int, int], Awaitable[Run]]] = {
+RUNNERS: dict[str, Callable[[str, int, int], Coroutine[Any, Any, Run]]] = {
     "aiohttp": run_aiohttp,
     "update_status": run_update_status,
     "stream": run_stream,

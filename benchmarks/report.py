@@ -22,7 +22,7 @@ MAX_CPU_US = 20.0
 MAX_GROWTH_MB = 20.0
 
 
-def machine(server: str) -> dict[str, Any]:
+def machine(server: str, pinning: str = "not pinned") -> dict[str, Any]:
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -41,6 +41,7 @@ def machine(server: str) -> dict[str, Any]:
         "gett_async": gett_async.__version__,
         "event_loop": "asyncio default (no uvloop)",
         "server": server,
+        "pinning": pinning,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -120,7 +121,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['platform']}",
         f"- Python {m['python']}, aiohttp {m['aiohttp']}, httpx {m['httpx']}, gett-async {m['gett_async']},"
         f" {m['event_loop']}",
-        f"- Server: {m['server']}",
+        f"- Server: {m['server']}; {m.get('pinning', 'not pinned')}",
         f"- Config: rounds={config['rounds']}, requests per cell={config['requests']}"
         f" (concurrency 1: {config['requests_c1']}), quick={config['quick']}",
         "",

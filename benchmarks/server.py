@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -30,6 +31,31 @@ class Server:
     url: str
     kind: str  # "nginx", "python" or "external"
     description: str
+    pids: tuple[int, ...] = ()  # the server's processes (for pinning), none when external
+
+
+def process_tree(pid: int) -> tuple[int, ...]:
+    """``pid`` and its children (nginx's workers), from /proc; just ``pid`` elsewhere."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return (pid, *(int(child) for child in children))
+
+
+def pin(server: Server) -> str:
+    """Keep the client on one core and the server on the others, so neither steals the other's
+    core and runs vary less; returns what was done, for the report."""
+    if not hasattr(os, "sched_setaffinity") or not server.pids:
+        return "not pinned"
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return "not pinned (one core)"
+    for pid in server.pids:
+        with contextlib.suppress(OSError):  # a worker may have exited
+            os.sched_setaffinity(pid, cores[1:])
+    os.sched_setaffinity(0, cores[:1])
+    return f"client pinned to CPU {cores[0]}, server to CPU {','.join(map(str, cores[1:]))}"
 
 
 @contextlib.contextmanager
@@ -109,7 +135,10 @@ def _nginx(binary: str) -> Iterator[Server]:
         )
         try:
             _wait_listening(port, process, "nginx")
-            yield Server(f"http://127.0.0.1:{port}", "nginx", f"{version.split(': ')[-1]}, 1 worker, return 204")
+            yield Server(
+                f"http://127.0.0.1:{port}", "nginx", f"{version.split(': ')[-1]}, 1 worker, return 204",
+                process_tree(process.pid),
+            )
         finally:
             _stop(process, signal.SIGQUIT)
 
@@ -123,7 +152,10 @@ def _python() -> Iterator[Server]:
     )
     try:
         _wait_listening(port, process, "the Python server")
-        yield Server(f"http://127.0.0.1:{port}", "python", "asyncio.Protocol keep-alive server (own process), 204")
+        yield Server(
+            f"http://127.0.0.1:{port}", "python", "asyncio.Protocol keep-alive server (own process), 204",
+            (process.pid,),
+        )
     finally:
         _stop(process)
 

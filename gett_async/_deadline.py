@@ -58,15 +58,16 @@ class Deadlines:
     def __init__(self) -> None:
         self._buckets: dict[int, dict[Deadline, None]] = {}
 
-    def arm(self, seconds: float) -> Deadline:
-        """Start the current task's deadline, ``seconds`` from now rounded up to the second."""
-        loop = asyncio.get_running_loop()
+    def arm(self, seconds: float, loop: asyncio.AbstractEventLoop) -> Deadline:
+        """Start the current task's deadline, ``seconds`` from now rounded up to the second.
+
+        ``loop`` is the running loop, passed in: asking asyncio for it costs a getpid() call."""
         when = math.ceil(loop.time() + seconds)
         bucket = self._buckets.get(when)
         if bucket is None:
             bucket = self._buckets[when] = {}
             loop.call_at(when, self._expire, when)
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)
         assert task is not None  # a coroutine awaited by the transport always runs in a task
         deadline = Deadline(task, bucket)
         bucket[deadline] = None

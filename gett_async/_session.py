@@ -283,8 +283,8 @@ class Transport:
 
     async def _attempt(self, call: _Call) -> ApiResponse:
         request = call.request
-        session = self._session
-        assert session is not None
+        session, loop = self._session, self._loop
+        assert session is not None and loop is not None  # bound by send()
         if self._closed:
             raise GettError("this GettClient is closed")
         call.attempts += 1
@@ -295,7 +295,7 @@ class Transport:
         headers: Mapping[str, str] | None = None
         retry_after: float | None = None
         failure: GettError | None = None
-        deadline = self._deadlines.arm(call.total) if call.total is not None else None
+        deadline = self._deadlines.arm(call.total, loop) if call.total is not None else None
         try:
             try:
                 # Awaited directly rather than through ``async with``: the same release, five
