@@ -564,6 +564,26 @@ async def test_input_is_pulled_only_while_the_buffer_has_room(
         assert stream.max_held == buffer  # a sync source fills the buffer at once: it was used, never exceeded
 
 
+async def test_lanes_go_on_while_the_consumer_waits(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's task takes the next ready event itself while the consumer waits in
+    ``__anext__``: a few long-lived tasks, not one per event (each wave of short-lived tasks
+    made the garbage collector run every few events)."""
+    Server(delay=latency(21, most=0.001)).install(mocked)
+    launched = 0
+    launch = OrderStream._launch
+
+    def counting(self: OrderStream, job: Any) -> None:
+        nonlocal launched
+        launched += 1
+        launch(self, job)
+
+    monkeypatch.setattr(OrderStream, "_launch", counting)
+    async with make_client() as gett:
+        outcomes = await drain(gett.orders.stream(_mixed(400), concurrency=8))
+    assert len(outcomes) == 400 and {o.kind for o in outcomes} == {SENT, REFUSED}
+    assert launched <= 2 * 8, launched
+
+
 async def test_refused_events_count_against_the_buffer(mocked: Any) -> None:
     counting = Counting([{"orderId": "nope", "status": "confirmed"}] * 100)
     async with make_client() as gett:
