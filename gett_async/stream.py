@@ -18,9 +18,11 @@
   plain tuples (no tracker objects for the garbage collector to sweep). Trackers of closed
   orders are dropped; their ids stay in a compact LRU of ``closed_memory`` entries so that a late event
   for them is refused. Memory grows with the number of *open* orders, not of events.
-- **Pull-driven, clean stop.** Requests start only inside ``__anext__``: when the consumer
-  stops pulling, breaks out of its loop, closes the stream or is cancelled, no new request
-  starts, and `aclose` (or leaving ``async with``) cancels and awaits what is in flight.
+- **Pull-driven, clean stop.** Requests start only while the consumer is inside
+  ``__anext__`` (it starts them, or a request's task takes the next ready event while the
+  consumer waits there): when the consumer stops pulling, breaks out of its loop, closes the
+  stream or is cancelled, no new request starts, and `aclose` (or leaving ``async with``)
+  cancels and awaits what is in flight.
 """
 
 from __future__ import annotations
