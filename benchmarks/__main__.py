@@ -23,7 +23,7 @@ SECTIONS = ("throughput", "cpu", "memory")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument("--concurrency", default="1,64,256", help="comma-separated (default 1,64,256)")
     parser.add_argument("--requests", type=int, default=3000, help="POSTs per cell (default 3000)")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto",
