@@ -162,7 +162,6 @@ class Transport:
         user_agent: str | None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
         self._deadlines = _deadline.Deadlines()
         self._session_timeout: aiohttp.ClientTimeout | None = None
         self._request_timeout: aiohttp.ClientTimeout | Any = _SENTINEL
