@@ -8,7 +8,7 @@ turns that cancellation into `APITimeoutError` the way ``asyncio.timeout`` does:
 one else asked to cancel the task meanwhile.
 
 Deadlines are rounded up to the whole second, as aiohttp itself rounds timeouts over its
-``ceil_threshold`` (5 s); shorter totals are left to aiohttp's exact timer (`shared`).
+``ceil_threshold`` (5 s by default); totals it keeps exact are left to aiohttp (`shared`).
 """
 
 from __future__ import annotations
@@ -17,37 +17,43 @@ import asyncio
 import math
 from typing import Any
 
-#: Totals up to this many seconds keep aiohttp's exact per-request timer (aiohttp's ceil_threshold).
-EXACT_UP_TO = 5.0
-
 #: Python 3.10 has no Task.uncancel: there aiohttp keeps enforcing every total.
 SUPPORTED = hasattr(asyncio.Task, "uncancel")
 
 
-def shared(total: float | None) -> bool:
-    """True when a total of ``total`` seconds is enforced here rather than by aiohttp."""
-    return SUPPORTED and total is not None and total > EXACT_UP_TO
+def shared(total: float | None, ceil_threshold: float) -> bool:
+    """True when a total of ``total`` seconds is enforced here rather than by aiohttp: when
+    aiohttp would round it up to the second too (over its ``ceil_threshold``)."""
+    return SUPPORTED and total is not None and total > ceil_threshold
 
 
 class Deadline:
     """One armed call: which task to cancel, and whether its deadline has passed."""
 
-    __slots__ = ("bucket", "cancelling", "expired", "task")
+    __slots__ = ("bucket", "cancelling", "expired", "task", "withdrawn")
 
     def __init__(self, task: Any, bucket: dict[Deadline, None]) -> None:
         self.task = task  # an asyncio.Task (typed Any: cancelling/uncancel are 3.11+)
         self.bucket = bucket
         self.cancelling = task.cancelling()  # cancel requests that were not ours
         self.expired = False
-
-    def disarm(self) -> None:
-        """The call ended in time (or not): its second's timer must leave it alone."""
-        self.bucket.pop(self, None)
+        self.withdrawn = False
 
     def ours(self) -> bool:
         """After a CancelledError: True when the deadline caused it and nobody else cancelled
-        the task (then the cancellation is withdrawn and the call times out instead)."""
-        return self.expired and self.task.uncancel() <= self.cancelling
+        the task (then the call times out instead)."""
+        return self.expired and self._withdraw() <= self.cancelling
+
+    def end(self) -> None:
+        """The attempt is over: its second's timer must leave it alone, and a cancel request
+        the deadline made is withdrawn even if its CancelledError was replaced on the way."""
+        self.bucket.pop(self, None)
+        if self.expired and not self.withdrawn:
+            self._withdraw()
+
+    def _withdraw(self) -> int:
+        self.withdrawn = True
+        return int(self.task.uncancel())
 
 
 class Deadlines:

@@ -124,9 +124,19 @@ class _RedactedHeaders(dict[str, str]):
         return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
 
 
+def _fast_path(gate: RateLimitGate) -> Callable[[str], bool] | None:
+    """The gate's ``try_acquire``, if it has one that goes with its ``acquire``: a subclass
+    that overrides ``acquire`` alone (logging, a shared budget) must still see every call."""
+    try_acquire = getattr(gate, "try_acquire", None)
+    if try_acquire is None:
+        return None
+    owners = [next((k for k in type(gate).__mro__ if name in vars(k)), None) for name in ("try_acquire", "acquire")]
+    return try_acquire if owners[0] is owners[1] else None
+
+
 def _split(timeout: aiohttp.ClientTimeout) -> tuple[float | None, aiohttp.ClientTimeout]:
     """(the total our shared deadlines enforce, or None; what aiohttp is left to enforce)."""
-    if _deadline.shared(timeout.total):
+    if _deadline.shared(timeout.total, timeout.ceil_threshold):
         return timeout.total, attrs.evolve(timeout, total=None)
     return None, timeout
 
@@ -172,7 +182,7 @@ class Transport:
             self._total, self._request_timeout = _split(timeout)
         self.retry = retry
         self.gate = gate
-        self._try_acquire: Callable[[str], bool] | None = getattr(gate, "try_acquire", None)
+        self._try_acquire = _fast_path(gate)
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
@@ -288,7 +298,7 @@ class Transport:
             raise GettError("this GettClient is closed")
         call.attempts += 1
         kind = "write" if request.write else "read"
-        if self._try_acquire is None or not self._try_acquire(kind):
+        if self._try_acquire is None or self._try_acquire(kind) is not True:
             await self.gate.acquire(kind)
         started = time.perf_counter()
         headers: Mapping[str, str] | None = None
@@ -334,7 +344,7 @@ class Transport:
                 )
             finally:
                 if deadline is not None:
-                    deadline.disarm()
+                    deadline.end()
             if failure is not None:
                 # Raised outside the except blocks so the aiohttp exception is not kept as
                 # __context__: its frames hold the request headers, the API key included.

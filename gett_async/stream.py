@@ -20,9 +20,10 @@
   for them is refused. Memory grows with the number of *open* orders, not of events.
 - **Pull-driven, clean stop.** Requests start only while the consumer is inside
   ``__anext__`` (it starts them, or a request's task takes the next ready event while the
-  consumer waits there): when the consumer stops pulling, breaks out of its loop, closes the
-  stream or is cancelled, no new request starts, and `aclose` (or leaving ``async with``)
-  cancels and awaits what is in flight.
+  consumer waits there, not once it has been cancelled): when the consumer stops pulling,
+  breaks out of its loop, closes the stream or is cancelled, no new request starts, and
+  `aclose` (or leaving ``async with``) cancels and awaits what is in flight (up to
+  ``concurrency`` requests, whose events end as ``failed``).
 """
 
 from __future__ import annotations
@@ -280,10 +281,14 @@ class OrderStream:
         self._closed_ids = _ClosedMemory(closed_memory)
         self._ready: collections.deque[_Slot] = collections.deque()
         self._outcomes: collections.deque[UpdateOutcome] = collections.deque()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # Each lane's task -> [the job it is sending, or None between jobs]: a lane that ends
+        # with a job still there was cancelled (or never started) before its answer came.
+        self._tasks: dict[asyncio.Task[Any], list[_Job | None]] = {}
         self._pull: asyncio.Future[EventLike] | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._waiting = False  # the consumer is inside __anext__, waiting for an outcome
+        self._consumer: asyncio.Task[Any] | None = None  # the task that waits there
+        self._lane_error: BaseException | None = None  # a bug in a lane, raised to the consumer
         self._lane_done = functools.partial(_lane_done, self._ref)
         self._held = 0
         self._index = 0
@@ -306,6 +311,10 @@ class OrderStream:
     async def __anext__(self) -> UpdateOutcome:
         try:
             while True:
+                if self._lane_error is not None:
+                    error, self._lane_error = self._lane_error, None
+                    self._cancel_all()
+                    raise error
                 if self._stopped:
                     raise StopAsyncIteration
                 self._pump()
@@ -319,6 +328,7 @@ class OrderStream:
                         raise EventSourceError(self.source_error, self._index) from self.source_error
                     raise StopAsyncIteration
                 self._wakeup = asyncio.get_running_loop().create_future()
+                self._consumer = asyncio.current_task()
                 self._waiting = True
                 try:
                     await self._wakeup
@@ -483,8 +493,9 @@ class OrderStream:
             item = slot.queue.pop(0)
             try:
                 request = slot.tracker.prepare(item.target, estimated_ready_at=item.eta, cancel_reason=item.reason)
-            except GettValidationError as exc:
-                self._emit(UpdateOutcome(item.event, OutcomeKind.REFUSED, item.index, item.order_id, exc))
+            except Exception as exc:  # refused, or (a bug) failed: an outcome either way, never lost
+                kind = OutcomeKind.REFUSED if isinstance(exc, GettValidationError) else OutcomeKind.FAILED
+                self._emit(UpdateOutcome(item.event, kind, item.index, item.order_id, exc))
                 self._settle(slot)
                 continue
             slot.busy = True
@@ -494,8 +505,9 @@ class OrderStream:
     def _launch(self, job: _Job) -> None:
         # The lane holds the stream only weakly, so a consumer that drops the stream (e.g.
         # breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
-        task = asyncio.get_running_loop().create_task(_lane(self._ref, self._orders._send, job))
-        self._tasks.add(task)
+        holder: list[_Job | None] = [job]
+        task = asyncio.get_running_loop().create_task(_lane(self._ref, self._orders._send, holder))
+        self._tasks[task] = holder
         task.add_done_callback(self._lane_done)
 
     def _finish(
@@ -517,19 +529,29 @@ class OrderStream:
             kind = OutcomeKind.FAILED
         self._emit(UpdateOutcome(item.event, kind, item.index, item.order_id, failure, attempts, latency))
         self._settle(slot)
-        if self._waiting and not self._stopped:
+        if self._waiting and not self._stopped and not self._consumer_cancelled():
             return self._next_job()
         return None
 
-    def _stopped_during(self, slot: _Slot, item: _Item) -> None:
-        slot.busy = False
-        error = GettError("the stream was stopped before this update was answered")
-        self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
+    def _consumer_cancelled(self) -> bool:
+        """The consumer waits in ``__anext__`` but has been cancelled (it has not seen it yet)."""
+        if self._wakeup is not None and self._wakeup.cancelled():
+            return True
+        cancelling = getattr(self._consumer, "cancelling", None)  # Python 3.11+
+        return cancelling is not None and cancelling() > 0
 
     def _on_lane_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
+        holder = self._tasks.pop(task, None)
+        job = holder[0] if holder is not None else None
+        if job is not None:  # cancelled (or never started) before the answer came
+            slot, item, _ = job
+            slot.busy = False
+            error = GettError("the update was cancelled before it was answered (the stream was stopped)")
+            self._emit(UpdateOutcome(item.event, OutcomeKind.FAILED, item.index, item.order_id, error))
+            if not self._stopped:
+                self._settle(slot)  # cancelled from outside: the order's later events still go
         if not task.cancelled() and task.exception() is not None:
-            logger.error("a stream lane failed: %r", task.exception())
+            self._lane_error = task.exception()  # a bug: the consumer gets it from __anext__
         self._wake()
 
     def _settle(self, slot: _Slot) -> None:
@@ -554,11 +576,14 @@ class OrderStream:
         self._wake()
 
 
-async def _lane(ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[ApiResponse]], job: _Job) -> None:
-    """Send a job, hand its result to the stream, and go on with the next job the stream gives.
-
-    A failure is an outcome, never raised. The stream is held only between sends.
-    """
+async def _lane(
+    ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[ApiResponse]], holder: list[_Job | None]
+) -> None:
+    """Send the job in ``holder``, hand its result to the stream, and go on with the next job
+    the stream gives (kept in ``holder`` while it is sent). A failure is an outcome, never
+    raised; the stream is held only between sends."""
+    job = holder[0]
+    assert job is not None
     slot, item, request = job
     clock = time.perf_counter
     while True:
@@ -566,21 +591,18 @@ async def _lane(ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[Api
         failure: BaseException | None = None
         try:
             attempts = (await send(request, None)).attempts
-        except asyncio.CancelledError:
-            stream = ref()
-            if stream is not None:
-                stream._stopped_during(slot, item)
-            raise
-        except Exception as exc:  # never let one event kill the stream
+        except Exception as exc:  # never let one event kill the stream (a cancel passes through)
             attempts, failure = getattr(exc, "attempts", 1), exc
         latency = clock() - started
         stream = ref()
         if stream is None:
             return
+        holder[0] = None  # answered: from here on the stream records it
         following = stream._finish(slot, item, attempts, failure, latency)
         del stream
         if following is None:
             return
+        holder[0] = following
         slot, item, request = following
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,7 @@ class OrderTracker:
         state: str = "open",
         strict: bool = False,
         estimated_ready_at: datetime | None = None,
-        history: tuple[HistoryEntry, ...] = (),
+        history: Iterable[HistoryEntry] = (),
     ) -> None:
         self._orders = orders
         self._order_id = _validate.uuid_id("order_id", order_id)
@@ -73,7 +73,8 @@ class OrderTracker:
         # list, not a deque(maxlen): an empty deque costs 760 bytes, and a stream holds a
         # tracker for every order it has events queued for.
         self._history: list[tuple[str, float, datetime | None, str | None]] = [
-            (e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason) for e in history[-HISTORY_LIMIT:]
+            (e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason)
+            for e in tuple(history)[-HISTORY_LIMIT:]
         ]
         self._path: str | None = None
         self._lock: asyncio.Lock | None = None  # made on first use: streams never need it

@@ -11,11 +11,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aioresponses import CallbackResult
 from helpers_core import ORDER_ID, ORDER_URL, make_client
 
-from gett_async import APITimeoutError, GettClient, RetryPolicy, _deadline
+from gett_async import APIConnectionError, APITimeoutError, GettClient, RetryPolicy, _deadline
 from gett_async._deadline import Deadlines
 
 pytestmark = pytest.mark.skipif(not _deadline.SUPPORTED, reason="Python 3.10: aiohttp enforces every total")
@@ -127,15 +128,46 @@ async def test_answered_calls_leave_nothing_armed(mocked: Any) -> None:
 
 
 async def test_totals_aiohttp_keeps_exact_are_not_shared(mocked: Any) -> None:
-    async with make_client(timeout=_deadline.EXACT_UP_TO) as gett:
+    """Only totals aiohttp would round up to the second itself (over its ceil_threshold)."""
+    async with make_client(timeout=5) as gett:
         assert gett._transport._total is None
-    async with make_client(timeout=_deadline.EXACT_UP_TO + 1) as gett:
-        assert gett._transport._total == _deadline.EXACT_UP_TO + 1
+    async with make_client(timeout=6) as gett:
+        assert gett._transport._total == 6
+    async with make_client(timeout=aiohttp.ClientTimeout(total=7, ceil_threshold=10)) as gett:
+        assert gett._transport._total is None
 
 
-async def test_a_real_timer_times_out_a_server_that_never_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_replaced_cancellation_still_withdraws_the_deadlines_cancel(mocked: Any) -> None:
+    """Code under the request may turn the CancelledError into another error; the cancel
+    request the deadline made must be withdrawn all the same (as asyncio.timeout does)."""
+    waiting = asyncio.Event()
+
+    async def hang_then_fail(url: Any, **kwargs: Any) -> None:
+        waiting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise aiohttp.ClientConnectionError("torn down") from None
+
+    mocked.post(ORDER_URL, callback=hang_then_fail)
+    async with make_client(retry=ONE_TRY) as gett:
+
+        async def caller() -> int:
+            with pytest.raises(APIConnectionError):
+                await gett.orders.complete(ORDER_ID)
+            task = asyncio.current_task()
+            assert task is not None
+            return task.cancelling()
+
+        call = asyncio.create_task(caller())
+        await waiting.wait()
+        _expire_all(gett._transport._deadlines)
+        assert await call == 0
+
+
+async def test_a_real_timer_times_out_a_server_that_never_answers() -> None:
     """Over a loopback socket, with the shared timers taking a half-second total."""
-    monkeypatch.setattr(_deadline, "EXACT_UP_TO", 0.0)
+    timeout = aiohttp.ClientTimeout(total=0.5, ceil_threshold=0)  # rounded up: fires within a second
     connected, hung_up = asyncio.Event(), asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -148,7 +180,7 @@ async def test_a_real_timer_times_out_a_server_that_never_answers(monkeypatch: p
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with GettClient("zpka_test", base_url=f"http://127.0.0.1:{port}", timeout=0.5, retry=ONE_TRY) as gett:
+        async with GettClient("zpka_test", base_url=f"http://127.0.0.1:{port}", timeout=timeout, retry=ONE_TRY) as gett:
             assert gett._transport._total == 0.5
             with pytest.raises(APITimeoutError, match=r"no answer within 0.5 s"):
                 await gett.orders.complete(ORDER_ID)

@@ -64,6 +64,23 @@ async def test_a_spent_gate_makes_the_transport_wait_in_acquire(mocked: Any, clo
     assert clock.sleeps == [20.0] and total_calls(mocked) == 2
 
 
+async def test_a_subclass_that_overrides_acquire_sees_every_call(mocked: Any, clock: FakeClock) -> None:
+    """The synchronous fast path belongs to the class that wrote it: a gate that overrides
+    ``acquire`` alone (to log, or to share a budget) is awaited for every attempt."""
+    mocked.post(ORDER_URL, status=204, repeat=True)
+    seen: list[str] = []
+
+    class Logged(HeaderRateLimitGate):
+        async def acquire(self, kind: str) -> None:
+            seen.append(kind)
+            await super().acquire(kind)
+
+    async with make_client(gate=Logged(clock=clock, sleep=clock.sleep)) as gett:
+        for _ in range(3):
+            await gett.orders.complete(ORDER_ID)
+    assert seen == ["write"] * 3
+
+
 async def test_remaining_counts_requests_still_in_flight(gate: HeaderRateLimitGate, clock: FakeClock) -> None:
     for _ in range(3):
         await gate.acquire("read")

@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gett_async import GettValidationError, IllegalTransitionError, RetryPolicy, ServerError, lifecycle
+from gett_async._session import ApiResponse
 from gett_async.stream import (
     EventSourceError,
     OrderEvent,
@@ -43,6 +44,7 @@ from gett_async.stream import (
     UpdateOutcome,
     parse_event,
 )
+from gett_async.tracker import OrderTracker
 
 SENT, REFUSED, FAILED, SUPERSEDED = (OutcomeKind.SENT, OutcomeKind.REFUSED, OutcomeKind.FAILED,
                                      OutcomeKind.SUPERSEDED)
@@ -584,6 +586,82 @@ async def test_lanes_go_on_while_the_consumer_waits(mocked: Any, monkeypatch: py
     assert launched <= 2 * 8, launched
 
 
+class HeldTransport:
+    """Stands in for the transport: every request waits until the test answers it."""
+
+    _max_connections = 100
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[None]] = []
+        self.started = 0
+        self.arrived = asyncio.Event()
+
+    async def send(self, request: Any, *, timeout: Any = None) -> ApiResponse:
+        self.started += 1
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append(answer)
+        self.arrived.set()
+        await answer
+        return ApiResponse(204, {}, b"")
+
+
+async def test_no_request_starts_once_the_consumer_is_cancelled() -> None:
+    """An answer and the consumer's cancellation in the same loop step: the answered request's
+    task must not go on to the next event."""
+    gett = make_client()
+    transport = HeldTransport()
+    gett.orders._transport = transport  # type: ignore[assignment]
+    stream = gett.orders.stream(_confirms(2), concurrency=1)
+    consumer = asyncio.create_task(anext(stream))
+    await transport.arrived.wait()
+
+    def answer_and_cancel() -> None:
+        transport.waiting[0].set_result(None)
+        consumer.cancel()
+
+    asyncio.get_running_loop().call_soon(answer_and_cancel)
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    await stream.aclose()
+    assert transport.started == 1
+
+
+async def test_a_lane_stopped_before_it_ran_still_gives_its_event_an_outcome() -> None:
+    gett = make_client()
+    transport = HeldTransport()
+    gett.orders._transport = transport  # type: ignore[assignment]
+    events = [{"orderId": "not-a-uuid", "status": "confirmed"}, *_confirms(1)]
+    stream = gett.orders.stream(events, concurrency=1)
+    first = await anext(stream)  # the refusal, returned before the valid event's task ever ran
+    assert first.kind is REFUSED and len(stream._tasks) == 1
+    await stream.aclose()
+    [stopped] = stream._outcomes
+    assert stopped.kind is FAILED and stopped.index == 1 and "cancelled" in str(stopped.error)
+    assert transport.started == 0 and not any(slot.busy for slot in stream._slots.values())
+
+
+async def test_an_unexpected_error_while_preparing_is_a_failed_outcome(
+    mocked: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a refusal but still an outcome: the order's later events go on."""
+    Server().install(mocked)
+    prepare, calls = OrderTracker.prepare, 0
+
+    def flaky(self: OrderTracker, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("boom")
+        return prepare(self, *args, **kwargs)
+
+    monkeypatch.setattr(OrderTracker, "prepare", flaky)
+    moves = [{"orderId": A, "status": status} for status in ("confirmed", "preparing", "ready")]
+    async with make_client() as gett:
+        outcomes = await drain(gett.orders.stream(moves, concurrency=1))
+    assert [o.kind for o in outcomes] == [SENT, FAILED, SENT]
+    assert isinstance(outcomes[1].error, RuntimeError)
+
+
 async def test_refused_events_count_against_the_buffer(mocked: Any) -> None:
     counting = Counting([{"orderId": "nope", "status": "confirmed"}] * 100)
     async with make_client() as gett:
@@ -691,7 +769,7 @@ async def test_aclose_cancels_and_awaits_in_flight_requests(mocked: Any) -> None
         in_flight = set(stream._tasks)
         assert in_flight
         await stream.aclose()
-        assert all(task.done() for task in in_flight) and stream._tasks == set()
+        assert all(task.done() for task in in_flight) and not stream._tasks
         sent = server.count
         with pytest.raises(StopAsyncIteration):
             await anext(stream)
@@ -742,7 +820,7 @@ async def test_leaving_async_with_cleans_up(mocked: Any) -> None:
                 in_flight = set(stream._tasks)
                 break
         assert in_flight and all(task.done() for task in in_flight)
-        assert stream._tasks == set()
+        assert not stream._tasks
         sent = server.count
         for _ in range(20):
             await asyncio.sleep(0)

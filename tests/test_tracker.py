@@ -169,6 +169,14 @@ async def test_history_is_bounded(gett: Any, server: Server) -> None:
     assert server.count == HISTORY_LIMIT + 5
 
 
+def test_a_given_history_may_be_any_iterable_and_keeps_its_newest_entries(gett: Any) -> None:
+    at = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+    entries = (HistoryEntry("confirmed", at + timedelta(seconds=i)) for i in range(HISTORY_LIMIT + 3))
+    tracker = OrderTracker(gett.orders, ORDER, status="confirmed", history=entries)
+    assert len(tracker.history) == HISTORY_LIMIT
+    assert tracker.history[0].at == at + timedelta(seconds=3)
+
+
 # -- illegal moves raise and send nothing ---------------------------------------------------
 
 ILLEGAL: list[tuple[str, dict[str, Any], Move, str]] = [
