@@ -71,21 +71,26 @@ async def test_a_timed_out_attempt_is_retried(mocked: Any) -> None:
     assert receipt.attempts == 2
 
 
+async def _cancel_requests_left(gett: GettClient, waiting: asyncio.Event, error: type[Exception]) -> int:
+    """Expire a call's deadline while it waits; the caller's task.cancelling() after ``error``."""
+
+    async def caller() -> int:
+        with pytest.raises(error):
+            await gett.orders.complete(ORDER_ID)
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+    call = asyncio.create_task(caller())
+    await waiting.wait()
+    _expire_all(gett._transport._deadlines)
+    return await call
+
+
 async def test_the_task_is_left_uncancelled_after_a_timeout(mocked: Any) -> None:
     """Like asyncio.timeout: the cancellation that timed the call out is withdrawn."""
     async with hanging(mocked) as waiting, make_client(retry=ONE_TRY) as gett:
-
-        async def caller() -> int:
-            with pytest.raises(APITimeoutError):
-                await gett.orders.complete(ORDER_ID)
-            task = asyncio.current_task()
-            assert task is not None
-            return task.cancelling()
-
-        call = asyncio.create_task(caller())
-        await waiting.wait()
-        _expire_all(gett._transport._deadlines)
-        assert await call == 0
+        assert await _cancel_requests_left(gett, waiting, APITimeoutError) == 0
 
 
 async def test_somebody_elses_cancel_stays_a_cancel(mocked: Any) -> None:
@@ -151,18 +156,7 @@ async def test_a_replaced_cancellation_still_withdraws_the_deadlines_cancel(mock
 
     mocked.post(ORDER_URL, callback=hang_then_fail)
     async with make_client(retry=ONE_TRY) as gett:
-
-        async def caller() -> int:
-            with pytest.raises(APIConnectionError):
-                await gett.orders.complete(ORDER_ID)
-            task = asyncio.current_task()
-            assert task is not None
-            return task.cancelling()
-
-        call = asyncio.create_task(caller())
-        await waiting.wait()
-        _expire_all(gett._transport._deadlines)
-        assert await call == 0
+        assert await _cancel_requests_left(gett, waiting, APIConnectionError) == 0
 
 
 async def test_a_real_timer_times_out_a_server_that_never_answers() -> None:
