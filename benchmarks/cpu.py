@@ -85,6 +85,7 @@ def bench_parse_event(n: int, repeat: int) -> float:
 
 class _FakeResponse:
     status = 204
+    content_length = 0
     headers: dict[str, str] = {}
 
     async def read(self) -> bytes:

@@ -21,10 +21,16 @@ from typing import Protocol
 import attrs
 
 from . import _validate
+from ._problem import server_number
 from .errors import RateLimitError
 
 READ = "read"
 WRITE = "write"
+
+#: The longest any server value may pause a request class: Gett's documented limits are per
+#: minute, so a ``retryAfter``, ``Retry-After`` or ``X-RateLimit-Reset`` further away than one
+#: window is taken as one window (the call that got it fails fast; later calls are not stuck).
+MAX_SERVER_PAUSE = 60.0
 
 
 class RateLimitGate(Protocol):
@@ -58,6 +64,11 @@ class HeaderRateLimitGate:
       60 s, for a budget shared by means the headers do not show (other services, other keys).
     - A wait longer than ``max_wait`` (GettClient passes its ``max_retry_wait``) is not slept:
       `acquire` raises RateLimitError with ``retry_after`` at once, so no call hangs for an hour.
+    - No server value pauses a class for longer than `MAX_SERVER_PAUSE` (one window); values
+      that are not finite numbers are ignored.
+
+    Refuses (GettValidationError): limits that are not whole numbers >= 1, a ``max_wait``
+    that is not finite seconds >= 0.
     """
 
     def __init__(
@@ -73,7 +84,7 @@ class HeaderRateLimitGate:
             if value is not None:
                 _validate.whole(name, value, minimum=1)
         self._accounts = {READ: _Account(reads_per_minute), WRITE: _Account(writes_per_minute)}
-        self.max_wait = max_wait
+        self.max_wait = None if max_wait is None else _validate.seconds("max_wait", max_wait, allow_zero=True)
         self._clock = clock
         self._sleep = sleep
 
@@ -143,14 +154,15 @@ class HeaderRateLimitGate:
         now = self._clock()
         if retry_after is not None and retry_after > 0:
             account.budget = 0
-            account.reset_at = max(account.reset_at, now + retry_after)
+            account.reset_at = max(account.reset_at, now + min(retry_after, MAX_SERVER_PAUSE))
         if not headers:
             return
-        remaining = _number(headers.get("X-RateLimit-Remaining"))
-        reset = _number(headers.get("X-RateLimit-Reset"))
+        remaining = server_number(headers.get("X-RateLimit-Remaining"))
+        reset = server_number(headers.get("X-RateLimit-Reset"))
         if remaining is None:
             return
         if reset is not None:
+            reset = min(reset, now + MAX_SERVER_PAUSE)
             if reset < account.reset_at and account.budget is not None and retry_after is None:
                 return  # an answer from a window that has already ended
             account.reset_at = max(account.reset_at, reset)
@@ -161,11 +173,3 @@ class HeaderRateLimitGate:
         if retry_after is not None and retry_after > 0:
             account.budget = min(account.budget, 0)
 
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

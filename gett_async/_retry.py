@@ -16,45 +16,49 @@ from typing import Any
 import attrs
 import backoff
 
-from .errors import APIConnectionError, APIError, APITimeoutError, GettValidationError
+from . import _validate
+from .errors import APIConnectionError, APIError, APITimeoutError
 
 #: Retried unless the problem body says ``retryable: false``.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+def _finite(*, allow_zero: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        _validate.finite(attribute.name, value, allow_zero=allow_zero)
+
+    return check
+
+
+def _whole(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _validate.whole(attribute.name, value, minimum=0)
+
+
 @attrs.frozen(slots=True)
 class RetryBudget:
     """Token-bucket settings: ``capacity`` tokens, a retry costs ``cost`` (a timeout
-    ``timeout_cost``), a success refunds ``refund``."""
+    ``timeout_cost``), a success refunds ``refund``. Refuses (GettValidationError) values
+    that are not finite numbers >= 0."""
 
-    capacity: float = 100.0
-    cost: float = 1.0
-    timeout_cost: float = 2.0
-    refund: float = 1.0
-
-
-def _number(minimum: float, *, inclusive: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or value < minimum or (not inclusive and value == minimum):
-            bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
-            raise GettValidationError(attribute.name, f"must be a number {bound}, got {value!r}")
-
-    return check
+    capacity: float = attrs.field(default=100.0, validator=_finite(allow_zero=True))
+    cost: float = attrs.field(default=1.0, validator=_finite(allow_zero=True))
+    timeout_cost: float = attrs.field(default=2.0, validator=_finite(allow_zero=True))
+    refund: float = attrs.field(default=1.0, validator=_finite(allow_zero=True))
 
 
 @attrs.frozen(slots=True)
 class RetryPolicy:
     """How failed attempts are retried. ``max_retries=0`` disables retries.
 
-    Refuses (GettValidationError): negative retries, a non-positive base or cap, a negative
-    ``max_retry_wait``.
+    Refuses (GettValidationError): retries that are not a whole number >= 0; a base or cap
+    that is not finite seconds > 0; a ``max_retry_wait`` that is not finite seconds >= 0
+    (0: never wait for a server-asked pause, fail at once).
     """
 
-    max_retries: int = attrs.field(default=3, validator=_number(0, inclusive=True))
-    base: float = attrs.field(default=1.0, validator=_number(0, inclusive=False))
-    cap: float = attrs.field(default=30.0, validator=_number(0, inclusive=False))
-    max_retry_wait: float = attrs.field(default=60.0, validator=_number(0, inclusive=True))
+    max_retries: int = attrs.field(default=3, validator=_whole)
+    base: float = attrs.field(default=1.0, validator=_finite(allow_zero=False))
+    cap: float = attrs.field(default=30.0, validator=_finite(allow_zero=False))
+    max_retry_wait: float = attrs.field(default=60.0, validator=_finite(allow_zero=True))
     budget: RetryBudget | None = RetryBudget()
 
 

@@ -9,7 +9,6 @@ per-attempt hook. Endpoint modules hand it an `ApiRequest` and get an `ApiRespon
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import logging
@@ -17,17 +16,19 @@ import platform
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 import aiohttp
 import attrs
 import backoff
+from multidict import CIMultiDict
 
 from . import _deadline, _retry
+from ._problem import parse_json_object, parse_retry_after, problem_from
 from ._ratelimit import RateLimitGate
+from ._redact import RedactedHeaders, Secret
 from ._version import __version__
-from .errors import APIConnectionError, APIError, APITimeoutError, GettError, GettValidationError, error_class_for
+from .errors import APIConnectionError, APIError, APITimeoutError, GettError, error_class_for
 
 logger = logging.getLogger("gett_async")
 
@@ -52,6 +53,14 @@ USER_AGENT = (
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, sock_connect=5.0)
 _SENTINEL: Any = aiohttp.helpers.sentinel  # "not given": the session's timeout applies
 
+#: The most of an error body kept (``APIError.body``); a longer one is cut and its connection closed.
+MAX_ERROR_BODY = 1024 * 1024
+#: The most of a success body read when the SDK parses it (store lists, onboarding objects).
+MAX_BODY = 16 * 1024 * 1024
+#: Of a success body the SDK does not use (order updates, catalog notifications), at most this
+#: much is read to keep the connection reusable; a longer one closes the connection instead.
+MAX_UNUSED_BODY = 64 * 1024
+
 
 # ApiRequest and ApiResponse are immutable NamedTuples rather than frozen attrs classes: one of
 # each is built per request, and a frozen attrs __init__ (a setattr call per field) costs twice
@@ -65,6 +74,7 @@ class ApiRequest(NamedTuple):
     body: bytes | None = None
     params: Mapping[str, str] | None = None
     write: bool = True
+    reads_body: bool = True  # False: a 2xx body is not used, so it is not buffered
 
 
 class ApiResponse(NamedTuple):
@@ -90,38 +100,6 @@ class Attempt:
 
 
 AttemptHook = Callable[[Attempt], "Awaitable[None] | None"]
-
-
-class Secret:
-    """Holds the API key; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: object) -> None:
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def check(self, field: str, hint: str) -> None:
-        """Refuse a missing key, or one that could not be a single header token (never echoed)."""
-        value = self._value
-        if not value:
-            raise GettValidationError(field, f"missing: {hint}")
-        if not isinstance(value, str) or value != value.strip() or any(c in value for c in "\r\n\t "):
-            raise GettValidationError(field, "must be a single token without spaces or line breaks")
-
-    def bearer(self) -> str:
-        return f"Bearer {self._value}"
-
-
-class _RedactedHeaders(dict[str, str]):
-    """Request headers whose repr never shows the key (tracebacks with locals print reprs)."""
-
-    def __repr__(self) -> str:
-        return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
 
 
 def _fast_path(gate: RateLimitGate) -> Callable[[str], bool] | None:
@@ -191,10 +169,11 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         ua = USER_AGENT if not user_agent else f"{user_agent} {USER_AGENT}"
-        self._read_headers = _RedactedHeaders(
+        self._read_headers = RedactedHeaders(
             {"Authorization": api_key.bearer(), "User-Agent": ua, "Accept": "application/json"}
         )
-        self._write_headers = _RedactedHeaders(self._read_headers, **{"Content-Type": "application/json"})
+        self._write_headers = RedactedHeaders(self._read_headers, **{"Content-Type": "application/json"})
+        self._secret = api_key
         self._budget = _retry.TokenBucket(retry.budget) if retry.budget is not None else None
         self._send_with_retries = backoff.on_exception(
             functools.partial(_retry.waits, retry),
@@ -307,32 +286,15 @@ class Transport:
         deadline = self._deadlines.arm(call.total, loop) if call.total is not None else None
         try:
             try:
-                # Awaited directly rather than through ``async with``: the same release, five
-                # fewer coroutine objects per request on the hottest path of the package.
-                resp = await session.request(
-                    request.method,
-                    self.base_url + request.path,
-                    data=request.body,
-                    params=request.params,
-                    headers=self._read_headers if request.body is None else self._write_headers,
-                    allow_redirects=False,
-                    timeout=call.timeout,
-                )
-                try:
-                    body = await resp.read()
-                    await resp.wait_for_close()
-                finally:
-                    resp.release()
-                status = resp.status
-                headers = resp.headers
+                answer = await self._exchange(session, call)
             except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
                 failure = APITimeoutError(
                     f"{request.method} {request.template} timed out ({type(exc).__name__})",
                     attempts=call.attempts, method=request.method, path=request.template,
                 )
             except aiohttp.ClientError as exc:
-                failure = APIConnectionError(
-                    f"{request.method} {request.template} failed: {type(exc).__name__}: {exc}",
+                failure = APIConnectionError(  # aiohttp may quote what the server sent: scrubbed
+                    f"{request.method} {request.template} failed: {type(exc).__name__}: {self._secret.scrub(str(exc))}",
                     attempts=call.attempts, method=request.method, path=request.template,
                 )
             except asyncio.CancelledError:
@@ -350,17 +312,59 @@ class Transport:
                 # __context__: its frames hold the request headers, the API key included.
                 self._report(call, None, started, None, failure)
                 raise failure
-            assert headers is not None  # set by the answer, the only way here
-            if status < 300:
-                request_id = headers.get("X-Request-Id")
-                self._report(call, status, started, request_id, None, headers)
-                return ApiResponse(status, headers, body, call.attempts)
-            api_error = _problem_error(request, status, headers, body, call.attempts)
-            retry_after = api_error.retry_after
-            self._report(call, status, started, api_error.request_id, api_error, headers)
-            raise api_error
+            if isinstance(answer, APIError):
+                headers, retry_after = answer.headers, answer.retry_after
+                self._report(call, answer.status, started, answer.request_id, answer, headers)
+                raise answer
+            status, headers, body, whole = answer
+            if request.reads_body and not whole:
+                raise GettError(
+                    f"{request.method} {request.template} -> {status}: the response body is larger than "
+                    f"{MAX_BODY // (1024 * 1024)} MiB; not read"
+                )
+            request_id = headers.get("X-Request-Id")
+            self._report(call, status, started, request_id, None, headers)
+            return ApiResponse(status, headers, body, call.attempts)
         finally:
             self.gate.settle(kind, headers, retry_after)
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, call: _Call
+    ) -> tuple[int, Mapping[str, str], bytes, bool] | APIError:
+        """One HTTP exchange: (status, headers, body, whether the body was read whole) for a 2xx,
+        else the typed error. The error is built here, so the raw answer (where a server may
+        have echoed the key) never sits in the locals of a frame that a traceback shows."""
+        request = call.request
+        # Awaited directly rather than through ``async with``: the same release, five fewer
+        # coroutine objects per request on the hottest path of the package.
+        resp = await session.request(
+            request.method,
+            self.base_url + request.path,
+            data=request.body,
+            params=request.params,
+            headers=self._read_headers if request.body is None else self._write_headers,
+            allow_redirects=False,
+            timeout=call.timeout,
+        )
+        status = resp.status
+        try:
+            body, whole = await _read_capped(resp, _body_limit(request, status))
+            if whole:
+                await resp.wait_for_close()
+            else:
+                resp.close()  # the rest is unread: the connection cannot be reused
+        finally:
+            resp.release()
+        if status < 300:
+            return status, self._scrubbed(resp.headers), body, whole
+        return _problem_error(request, status, self._scrubbed(resp.headers), body, call.attempts, self._secret)
+
+    def _scrubbed(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """``headers``, or a copy with the key replaced if a server echoed it into any of them."""
+        scrub = self._secret.scrub
+        if all(scrub(name) is name and scrub(value) is value for name, value in headers.items()):
+            return headers
+        return CIMultiDict((scrub(name), scrub(value)) for name, value in headers.items())
 
     def _report(
         self, call: _Call, status: int | None, started: float, request_id: str | None,
@@ -411,27 +415,46 @@ def _describe(error: GettError | None) -> str:
     return f" {type(error).__name__}: {error}"
 
 
+def _body_limit(request: ApiRequest, status: int) -> int:
+    if status >= 300:
+        return MAX_ERROR_BODY
+    return MAX_BODY if request.reads_body else MAX_UNUSED_BODY
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """(up to ``limit`` bytes of the body, whether that was all of it)."""
+    length = resp.content_length
+    if length is not None and length <= limit:
+        return await resp.read(), True
+    chunks = bytearray()
+    while len(chunks) <= limit:
+        chunk = await resp.content.read(limit + 1 - len(chunks))
+        if not chunk:
+            return bytes(chunks), True
+        chunks += chunk
+    return bytes(chunks[:limit]), False
+
+
 def _problem_error(
-    request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes, attempts: int
+    request: ApiRequest, status: int, headers: Mapping[str, str], body: bytes, attempts: int, secret: Secret
 ) -> APIError:
-    """Build the typed error from a non-2xx answer; any body (or none) still gives the class."""
-    problem: Mapping[str, Any] = {}
-    if body:
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, Mapping):
-            problem = parsed
-    detail = _str(problem.get("detail"))
-    title = _str(problem.get("title")) or _REASONS.get(status, "HTTP error")
-    code = _str(problem.get("errorCode"))
-    retryable = problem.get("retryable")
-    retry_after = _seconds(problem.get("retryAfter"))
+    """Build the typed error from a non-2xx answer; any body (or none) still gives the class.
+
+    Everything taken from the answer is scrubbed of the key first (``headers`` already are).
+    """
+    data = parse_json_object(body)
+    clean = secret.scrub(data) if data is not None else None
+    problem = problem_from(clean) if clean is not None else None
+    raw = secret.scrub(body)
+    if clean is not None and raw == body and clean != data:
+        raw = json.dumps(clean).encode()  # the key was in the body JSON-escaped: keep the scrubbed form
+    detail = problem.detail if problem else None
+    title = (problem.title if problem else None) or _REASONS.get(status, "HTTP error")
+    code = problem.error_code if problem else None
+    retry_after = problem.retry_after if problem else None
     if retry_after is None:
         retry_after = parse_retry_after(headers.get("Retry-After"))
-    request_id = _str(problem.get("requestId")) or headers.get("X-Request-Id")
-    errors = problem.get("errors")
+    request_id = (problem.request_id if problem else None) or headers.get("X-Request-Id")
     message = f"{request.method} {request.template} -> {status} {title}"
     if code:
         message += f" [{code}]"
@@ -443,51 +466,19 @@ def _problem_error(
         message,
         status=status,
         error_code=code,
-        category=_str(problem.get("errorCategory")),
-        retryable=retryable if isinstance(retryable, bool) else None,
+        category=problem.error_category if problem else None,
+        retryable=problem.retryable if problem else None,
         retry_after=retry_after,
         request_id=request_id,
         detail=detail,
-        errors=[e for e in errors if isinstance(e, Mapping)] if isinstance(errors, list) else (),
+        errors=problem.errors if problem else (),
         attempts=attempts,
         method=request.method,
         path=request.template,
+        problem=problem,
+        headers=headers,
+        body=raw,
     )
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None if unreadable."""
-    if value is None:
-        return None
-    seconds = _seconds(value.strip())
-    if seconds is not None:
-        return seconds
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = datetime.now(timezone.utc).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if number >= 0 else None
-    return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 _REASONS = {

@@ -5,6 +5,7 @@ Limits that Gett does not document (text lengths) are our own guards, kept in `L
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import datetime
@@ -22,28 +23,61 @@ LIMITS = {"text": 1000, "url": 2048, "id": 128}
 
 # Path segments are interpolated into URLs: allow only characters that need no escaping.
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_.~-]+")
-# Already canonical (lowercase 8-4-4-4-12): returned as is, equal to str(uuid.UUID(value)).
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The one id rule: 8-4-4-4-12 ASCII hex digits, nothing around them. Character classes, not
+# \d or uuid.UUID: those accept surrounding whitespace and any Unicode digit, and would send a
+# mistyped id as somebody else's order.
+_UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: What a header token may hold (the API key, a user agent part): visible ASCII, 0x21-0x7E.
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_ASCII_WORDS = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
 
 
 def uuid_id(field: str, value: object) -> str:
-    """Return ``value`` as a canonical lowercase UUID string; refuse anything else.
+    """Return ``value`` as a lowercase UUID string; refuse anything but the canonical form.
 
-    A UUID check also guards the URL path: ``../``, ``?`` or ``%2F`` cannot pass.
+    Accepts a `uuid.UUID` or a string of 8-4-4-4-12 ASCII hex digits in any case. Refuses
+    whitespace anywhere, non-ASCII digits, braces, ``urn:uuid:``, 32 digits without dashes
+    and misplaced dashes. A UUID check also guards the URL path: ``../``, ``?`` or ``%2F``
+    cannot pass.
     """
-    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
-        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
         raise GettValidationError(field, f"must be a UUID string, got {type(value).__name__}")
-    if len(value) != 36:
-        raise GettValidationError(field, f"must be a UUID (36 characters), got {_show(value)}")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise GettValidationError(field, f"must be a UUID, got {_show(value)}") from None
-    return str(parsed)
+    if _UUID_FORM.fullmatch(value) is None:
+        raise GettValidationError(
+            field, f"must be a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (ASCII hex digits only), got {_show(value)}"
+        )
+    return str.lower(value)
+
+
+def visible_ascii(field: str, value: object, *, spaces: bool = False) -> str:
+    """Return ``value`` if it is a non-empty string of visible ASCII characters (0x21-0x7E),
+    and inner single spaces when ``spaces`` (a User-Agent). The refusal never repeats the
+    value: this guards secrets too."""
+    pattern = _ASCII_WORDS if spaces else _VISIBLE_ASCII
+    if not isinstance(value, str) or pattern.fullmatch(value) is None:
+        what = "visible ASCII words separated by single spaces" if spaces else "visible ASCII characters only"
+        raise GettValidationError(field, f"must be {what} (no control, zero-width or non-ASCII characters)")
+    return value
+
+
+def finite(field: str, value: object, *, allow_zero: bool = False, unit: str = "a number") -> float:
+    """Return ``value`` as a float: a finite number > 0 (>= 0 with ``allow_zero``).
+
+    Refuses booleans, non-numbers, NaN, infinities and negatives.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GettValidationError(field, f"must be {unit}, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise GettValidationError(field, f"must be finite and {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return number
+
+
+def seconds(field: str, value: object, *, allow_zero: bool = False) -> float:
+    """A duration: `finite` seconds (refuses NaN, infinities, negatives, and zero unless allowed)."""
+    return finite(field, value, allow_zero=allow_zero, unit="a number of seconds")
 
 
 def whole(field: str, value: object, *, minimum: int) -> int:

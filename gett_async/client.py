@@ -13,8 +13,9 @@ import aiohttp
 from . import _validate
 from ._paths import BASE_URLS, ApiPaths
 from ._ratelimit import HeaderRateLimitGate, RateLimitGate
+from ._redact import Secret
 from ._retry import RetryPolicy
-from ._session import AttemptHook, Secret, Transport, warn_unclosed
+from ._session import AttemptHook, Transport, warn_unclosed
 from .errors import GettValidationError
 from .resources import Catalog, Onboardings, Orders, Stores, StoreStatuses
 from .resources._base import client_timeout
@@ -33,8 +34,14 @@ class GettClient:
     service at the built-in emulator), else ``GETT_ENVIRONMENT``, else production.
 
     One pooled aiohttp session per client (or the caller's own ``session=``, used as-is
-    and never closed here). Refuses (GettValidationError): a missing or malformed key, an
-    unknown environment, a plain ``http://`` base URL that is not loopback.
+    and never closed here). ``max_retries`` (default 3) is a shortcut for
+    ``retry=RetryPolicy(max_retries=...)``. ``base_url``, ``environment`` and ``paths`` are
+    fixed for the client's lifetime.
+
+    Refuses (GettValidationError, naming the parameter): a missing key or one that is not all
+    visible ASCII (the key is never echoed), an unknown environment, a plain ``http://`` base
+    URL that is not loopback, ``max_retries`` together with ``retry``, a timeout that is not
+    finite positive seconds, a user agent with control or non-ASCII characters.
     """
 
     def __init__(
@@ -44,7 +51,7 @@ class GettClient:
         environment: str | None = None,
         base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         retry: RetryPolicy | None = None,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
@@ -67,10 +74,14 @@ class GettClient:
         if environment not in BASE_URLS:
             raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
         _validate.whole("max_connections", max_connections, minimum=1)
-        self.environment = environment
-        self.base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
+        if user_agent is not None:
+            _validate.visible_ascii("user_agent", user_agent, spaces=True)
+        self._environment = environment
+        self._base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
-            retry = RetryPolicy(max_retries=_validate.whole("max_retries", max_retries, minimum=0))
+            retry = RetryPolicy(max_retries=3 if max_retries is None else max_retries)
+        elif max_retries is not None:
+            raise GettValidationError("max_retries", "give either max_retries= or retry=, not both")
         if gate is None:
             gate = HeaderRateLimitGate(
                 reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute, max_wait=retry.max_retry_wait
@@ -81,10 +92,12 @@ class GettClient:
             total = client_timeout(timeout)
             assert total is not None
             timeout = aiohttp.ClientTimeout(total=total.total, sock_connect=min(5.0, total.total or 5.0))
-        self.paths = paths or ApiPaths()
+        else:
+            timeout = client_timeout(timeout)
+        self._paths = paths or ApiPaths()
         self._transport = Transport(
             api_key=key,
-            base_url=self.base_url,
+            base_url=self._base_url,
             timeout=timeout,
             retry=retry,
             gate=gate,
@@ -95,11 +108,26 @@ class GettClient:
             user_agent=user_agent,
         )
         del key  # from here on the key lives only in the transport's redacted header map
-        self.orders = Orders(self._transport, self.paths)
-        self.stores = Stores(self._transport, self.paths)
-        self.store_status = StoreStatuses(self._transport, self.paths)
-        self.catalog = Catalog(self._transport, self.paths)
-        self.onboarding = Onboardings(self._transport, self.paths)
+        self.orders = Orders(self._transport, self._paths)
+        self.stores = Stores(self._transport, self._paths)
+        self.store_status = StoreStatuses(self._transport, self._paths)
+        self.catalog = Catalog(self._transport, self._paths)
+        self.onboarding = Onboardings(self._transport, self._paths)
+
+    @property
+    def base_url(self) -> str:
+        """Where this client sends requests (fixed at construction)."""
+        return self._base_url
+
+    @property
+    def environment(self) -> str:
+        """``production`` or ``sandbox`` (fixed at construction; ``base_url`` wins when given)."""
+        return self._environment
+
+    @property
+    def paths(self) -> ApiPaths:
+        """The path templates in force (fixed at construction)."""
+        return self._paths
 
     @property
     def retry(self) -> RetryPolicy:
@@ -131,7 +159,7 @@ class GettClient:
 
     def __repr__(self) -> str:
         # getattr: a client whose __init__ refused its input still has a readable repr
-        environment, base_url = getattr(self, "environment", None), getattr(self, "base_url", None)
+        environment, base_url = getattr(self, "_environment", None), getattr(self, "_base_url", None)
         return f"GettClient(environment={environment!r}, base_url={base_url!r})"
 
     def __del__(self) -> None:

@@ -11,13 +11,17 @@
         └── APITimeoutError
 
 No exception here ever holds the API key: messages are built from the method, the path
-template, the status and the problem body only.
+template, the status and the problem body, and whatever the server sent back has had the
+client's key replaced by ``[REDACTED]`` before it gets here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Problem
 
 
 class GettError(Exception):
@@ -60,7 +64,13 @@ class _CountsAttempts(GettError):
 
 
 class APIError(_CountsAttempts):
-    """Gett answered with an error status; the problem body's members are attributes."""
+    """Gett answered with an error status; the problem body's members are attributes.
+
+    ``problem`` is the whole parsed RFC 9457 body (members this SDK does not model are in
+    ``problem.extra``; None when the body was not a JSON object), ``headers`` the
+    response headers and ``body`` the raw body, read up to 1 MiB. The client's API key is
+    replaced by ``[REDACTED]`` in all of them.
+    """
 
     def __init__(
         self,
@@ -77,6 +87,9 @@ class APIError(_CountsAttempts):
         attempts: int = 1,
         method: str | None = None,
         path: str | None = None,
+        problem: Problem | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -90,6 +103,9 @@ class APIError(_CountsAttempts):
         self.attempts = attempts
         self.method = method
         self.path = path
+        self.problem = problem
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.body = body
 
 
 class BadRequestError(APIError):

@@ -222,7 +222,9 @@ class OrderTracker:
             # The id was validated when the tracker was made: reuse its path and the cached body.
             if self._path is None:
                 self._path = self._orders._paths.order_status.replace("{order_id}", self._order_id)
-            return ApiRequest("POST", self._path, self._orders._paths.order_status, plain_body(target))
+            return ApiRequest(
+                "POST", self._path, self._orders._paths.order_status, plain_body(target), reads_body=False
+            )
         if lifecycle.is_closed(target):
             return status_update_request(self._orders._paths, self._order_id, state=target, cancel_reason=cancel_reason)
         return status_update_request(

@@ -226,14 +226,52 @@ async def test_remaining_zero_makes_the_next_write_wait(
 async def test_a_pause_longer_than_max_wait_fails_fast_instead_of_hanging(clock: FakeClock) -> None:
     from gett_async import RateLimitError
 
-    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=60.0)
+    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=20.0)
     await gate.acquire("write")
-    gate.settle("write", None, 3600.0)  # a 429 asking for an hour
+    gate.settle("write", None, 45.0)  # a 429 asking for 45 s, more than this gate may wait
     with pytest.raises(RateLimitError) as info:
         await gate.acquire("write")
-    assert info.value.retry_after == pytest.approx(3600.0)
+    assert info.value.retry_after == pytest.approx(45.0)
     assert clock.sleeps == []  # refused at once, not slept
     await gate.acquire("read")  # the read class is not affected
+
+
+@pytest.mark.parametrize("asked", [3600.0, 1e12])
+async def test_no_server_value_pauses_a_class_beyond_one_window(clock: FakeClock, asked: float) -> None:
+    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=60.0)
+    await gate.acquire("write")
+    gate.settle("write", None, asked)  # a 429 asking for an hour, or for ever
+    await gate.acquire("write")
+    assert clock.sleeps == [60.0]  # one documented window, then writes go again
+    await gate.acquire("write")
+    assert clock.sleeps == [60.0]
+
+
+async def test_a_reset_far_in_the_future_pauses_for_one_window_at_most(clock: FakeClock) -> None:
+    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=60.0)
+    await gate.acquire("write")
+    gate.settle("write", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e12"}, None)
+    await gate.acquire("write")
+    assert clock.sleeps == [60.0]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", "-5", "soon"])
+async def test_rate_limit_headers_that_are_not_finite_numbers_are_ignored(clock: FakeClock, value: str) -> None:
+    gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep, max_wait=60.0)
+    await gate.acquire("write")
+    gate.settle("write", {"X-RateLimit-Remaining": value, "X-RateLimit-Reset": value}, None)
+    await gate.acquire("write")
+    await gate.acquire("write")
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -1.0, True, "60"])
+def test_max_wait_must_be_finite_seconds(value: Any) -> None:
+    from gett_async import GettValidationError
+
+    with pytest.raises(GettValidationError) as info:
+        HeaderRateLimitGate(max_wait=value)
+    assert info.value.field == "max_wait"
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, "10"])

@@ -40,9 +40,9 @@ from gett_async import (
     ServerError,
     UnprocessableEntityError,
 )
+from gett_async._problem import parse_retry_after
 from gett_async._retry import is_retryable
 from gett_async._retry import waits as wait_schedule
-from gett_async._session import parse_retry_after
 
 STATUS_URL = f"https://api.gett-tech.com/v1/commerce/stores/{STORE_ID}/status"
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 import aiohttp
 import attrs
 
+from .. import _validate
 from .._paths import ApiPaths
 from .._session import ApiRequest, ApiResponse, Transport
 from ..errors import GettValidationError
@@ -28,14 +29,22 @@ class Receipt:
 
 
 def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout | None:
-    """A per-call override: seconds (total) or a full ``aiohttp.ClientTimeout``."""
-    if timeout is None or isinstance(timeout, aiohttp.ClientTimeout):
+    """A timeout as given: seconds (the total) or a full ``aiohttp.ClientTimeout``.
+
+    Refuses (GettValidationError) anything else, and any duration that is not finite and
+    positive (NaN, infinities, zero, negatives), in seconds or in a ClientTimeout field.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        for name in ("total", "connect", "sock_read", "sock_connect", "ceil_threshold"):
+            value = getattr(timeout, name)
+            if value is not None:
+                _validate.seconds(f"timeout.{name}", value, allow_zero=name == "ceil_threshold")
         return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise GettValidationError("timeout", f"must be seconds or an aiohttp.ClientTimeout, got {timeout!r}")
-    if timeout <= 0:
-        raise GettValidationError("timeout", f"must be positive seconds, got {timeout!r}")
-    return aiohttp.ClientTimeout(total=float(timeout))
+    return aiohttp.ClientTimeout(total=_validate.seconds("timeout", timeout))
 
 
 class Resource:

@@ -19,7 +19,7 @@ def notify_update_request(paths: ApiPaths, callback_url: str, *, store_id: str) 
     if len(store) > _validate.LIMITS["id"]:
         raise GettValidationError("store_id", f"is {len(store)} characters; at most {_validate.LIMITS['id']}")
     path = paths.catalog_notification
-    return ApiRequest("POST", path, path, _serde.encode(body), {"storeId": store})
+    return ApiRequest("POST", path, path, _serde.encode(body), {"storeId": store}, reads_body=False)
 
 
 class Catalog(Resource):

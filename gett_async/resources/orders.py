@@ -59,7 +59,7 @@ def status_update_request(
             lifecycle.build_update(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
         )
     path = paths.order_status
-    return ApiRequest("POST", path.replace("{order_id}", oid), path, body)
+    return ApiRequest("POST", path.replace("{order_id}", oid), path, body, reads_body=False)
 
 
 @functools.lru_cache(maxsize=16)

@@ -1,0 +1,65 @@
+"""Keeping the API key secret: the holder, and the scrubber for text a server sends back.
+
+A proxy or a misbehaving server may echo the ``Authorization`` header into a problem body or
+a response header. Every string an error, an attempt record or a log line carries passes
+through `Secret.scrub` first, so the key never reaches ``str(exc)``, a log or a hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import _validate
+from .errors import GettValidationError
+
+#: What stands in for the key wherever a server echoed it.
+REDACTED = "[REDACTED]"
+
+
+class Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_bytes", "_value")
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+        self._bytes = value.encode("ascii", "replace") if isinstance(value, str) and value else None
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def check(self, field: str, hint: str) -> None:
+        """Refuse a missing key, or one that is not all visible ASCII (the key is never echoed)."""
+        if not self._value:
+            raise GettValidationError(field, f"missing: {hint}")
+        _validate.visible_ascii(field, self._value)
+
+    def bearer(self) -> str:
+        return f"Bearer {self._value}"
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` with every occurrence of the key replaced by `REDACTED`: strings, bytes,
+        and the strings inside mappings, lists and tuples (keys included); other values as is."""
+        key, raw = self._value, self._bytes
+        if not isinstance(key, str) or raw is None:
+            return value
+        if isinstance(value, str):
+            return value.replace(key, REDACTED) if key in value else value
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value).replace(raw, REDACTED.encode()) if raw in value else bytes(value)
+        if isinstance(value, Mapping):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.scrub(v) for v in value)
+        return value
+
+
+class RedactedHeaders(dict[str, str]):
+    """Request headers whose repr never shows the key (tracebacks with locals print reprs)."""
+
+    def __repr__(self) -> str:
+        return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
+
