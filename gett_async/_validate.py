@@ -106,7 +106,7 @@ def text(field: str, value: object, *, required: bool = True) -> str:
         raise GettValidationError(field, "must not be blank")
     if len(value) > LIMITS["text"]:
         raise GettValidationError(field, f"is {len(value)} characters; at most {LIMITS['text']} are accepted")
-    return value
+    return _unicode(field, value)
 
 
 def url(field: str, value: object) -> str:
@@ -121,6 +121,15 @@ def url(field: str, value: object) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
         raise GettValidationError(field, f"must be an absolute http(s) URL, got {_show(value)}")
+    return _unicode(field, value)
+
+
+def _unicode(field: str, value: str) -> str:
+    # A lone surrogate (from a bad decode upstream) cannot be sent as UTF-8 JSON.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GettValidationError(field, "is not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 

@@ -121,6 +121,19 @@ async def test_the_emulator_refuses_malformed_ids_on_the_wire(emu: GettEmulator,
     assert emu.orders == {}
 
 
+async def test_text_that_cannot_be_sent_as_utf8_is_refused_not_crashed_on(emu: GettEmulator) -> None:
+    async with GettClient(emu.api_key, base_url=emu.url) as gett:
+        with pytest.raises(GettValidationError) as info:
+            await gett.orders.cancel(ORDER_ID, reason="out of stock \ud800")
+        assert info.value.field == "cancel_reason"
+        with pytest.raises(GettValidationError) as info:
+            await gett.catalog.notify_update("https://cdn.example.com/\udfff.json", store_id="store-1")
+        assert info.value.field == "callback_url"
+        summary = await gett.orders.send_all([{"orderId": ORDER_ID, "state": "cancelled", "cancelReason": "\ud800"}])
+    assert summary.counts["refused"] == 1
+    assert emu.requests == []
+
+
 # -- keys ------------------------------------------------------------------------------------
 
 
