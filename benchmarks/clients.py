@@ -23,7 +23,7 @@ import attrs
 import httpx
 
 from gett_async import GettClient
-from gett_async.stream import OrderEvent, OutcomeKind
+from gett_async.orders.stream import OrderEvent, OutcomeKind
 
 API_KEY = "zpka_benchmark_0123456789abcdef"
 PATH = "/v1/commerce/orders/{}/status"

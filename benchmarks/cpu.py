@@ -26,12 +26,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from gett_async import GettClient
-from gett_async._paths import ApiPaths
-from gett_async._session import ApiRequest
+from gett_async import ApiPaths, ApiRequest, GettClient, OrderTracker
+from gett_async.orders.stream import OrderEvent, parse_event
 from gett_async.resources.orders import status_update_request
-from gett_async.stream import OrderEvent, parse_event
-from gett_async.tracker import OrderTracker
 
 from .memory import FakeTransport
 

@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gett_async import GettClient
-from gett_async._session import ApiResponse
-from gett_async.stream import OrderEvent
+from gett_async import ApiResponse, GettClient
+from gett_async.orders.stream import OrderEvent
 
 LIFECYCLE = ("confirmed", "ready", "completed")
 INTERLEAVE = 8  # orders in flight together in the input

@@ -1,11 +1,14 @@
 """gett-async: an asyncio SDK for the Gett Commerce Partner API."""
 
-from ._paths import ApiPaths
-from ._ratelimit import HeaderRateLimitGate, RateLimitGate
-from ._retry import RetryBudget, RetryPolicy
-from ._session import Attempt
+from ._core.paths import ApiPaths
+from ._core.retry import RetryBudget, RetryPolicy
+from ._core.updates import Update
+from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
+from ._http.gate import HeaderRateLimitGate, RateLimitGate
+from ._http.sender import Attempt
+from ._http.transport import AiohttpTransport
 from ._version import __version__
-from .client import GettClient
+from .client import Environment, GettClient
 from .errors import (
     APIConnectionError,
     APIError,
@@ -39,21 +42,36 @@ from .models import (
     StoreStatusValue,
     StoreUpdate,
 )
+from .models.enums import PositionValue, StateValue, StatusValue
+from .orders import (
+    EventSourceError,
+    HistoryEntry,
+    OrderEvent,
+    OrderStream,
+    OrderTracker,
+    OutcomeKind,
+    StreamSummary,
+    UpdateOutcome,
+    UpdateSender,
+)
 from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
-from .stream import EventSourceError, OrderEvent, OrderStream, OutcomeKind, StreamSummary, UpdateOutcome
-from .tracker import HistoryEntry, OrderTracker
 
 __all__ = [
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
     "Address",
+    "AiohttpTransport",
     "ApiPaths",
+    "ApiRequest",
+    "ApiResponse",
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "CatalogSetNotification",
     "ConflictError",
+    "Environment",
     "EventSourceError",
     "GettClient",
     "GettError",
@@ -62,6 +80,7 @@ __all__ = [
     "HistoryEntry",
     "IllegalTransitionError",
     "NotFoundError",
+    "NotGiven",
     "Onboarding",
     "OnboardingFailedError",
     "OnboardingRequest",
@@ -76,6 +95,7 @@ __all__ = [
     "OutcomeKind",
     "PauseReason",
     "PermissionDeniedError",
+    "PositionValue",
     "Problem",
     "RateLimitError",
     "RateLimitGate",
@@ -83,13 +103,19 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "ServerError",
+    "StateValue",
+    "StatusValue",
     "Store",
     "StoreStatus",
     "StoreStatusUpdate",
     "StoreStatusValue",
     "StoreUpdate",
     "StreamSummary",
+    "Timeout",
+    "Transport",
     "UnprocessableEntityError",
+    "Update",
     "UpdateOutcome",
+    "UpdateSender",
     "__version__",
 ]

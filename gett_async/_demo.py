@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 
 from . import _console
-from ._retry import RetryPolicy
+from ._core.retry import RetryPolicy
 from .client import GettClient
-from .stream import OrderEvent, OutcomeKind, UpdateOutcome
+from .orders import OrderEvent, OutcomeKind, UpdateOutcome
 from .testing import FaultConfig, GettEmulator
 
 

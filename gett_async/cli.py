@@ -22,7 +22,7 @@ from typing import IO, Any, NoReturn
 from . import _console
 from ._version import __version__
 from .errors import GettError, GettValidationError
-from .stream import EventSourceError, OutcomeKind, UpdateOutcome
+from .orders import EventSourceError, OutcomeKind, UpdateOutcome
 
 EXIT_OK, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 2
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
+import attrs
 
-from . import _validate
-from ._paths import BASE_URLS, ApiPaths
-from ._ratelimit import HeaderRateLimitGate, RateLimitGate
-from ._redact import Secret
-from ._retry import RetryPolicy
-from ._session import AttemptHook, Transport, warn_unclosed
+from ._core import validate
+from ._core.paths import BASE_URLS, ApiPaths
+from ._core.redact import Secret
+from ._core.retry import RetryPolicy
+from ._core.wire import NOT_GIVEN, NotGiven, Timeout, Transport
+from ._http.gate import HeaderRateLimitGate, RateLimitGate
+from ._http.sender import AttemptHook, Sender
+from ._http.timeouts import TimeoutArg, as_timeout
+from ._http.transport import AiohttpTransport, warn_unclosed
 from .errors import GettValidationError
-from .resources import Catalog, Onboardings, Orders, Stores, StoreStatuses
-from .resources._base import client_timeout
+from .orders import Orders
+from .resources import Catalog, Onboardings, Stores, StoreStatuses
+
+#: Where Gett runs: its production API, or the sandbox (with its own keys).
+Environment = Literal["production", "sandbox"]
+
+#: Each attempt: 30 s in all (a pool wait, the connect, the answer), 5 s to connect.
+DEFAULT_TIMEOUT = Timeout(total=30.0, connect=5.0)
 
 
 class GettClient:
@@ -33,28 +45,32 @@ class GettClient:
     ``sandbox``) if given, else the ``GETT_BASE_URL`` environment variable (handy to point a
     service at the built-in emulator), else ``GETT_ENVIRONMENT``, else production.
 
-    One pooled aiohttp session per client (or the caller's own ``session=``, used as-is
-    and never closed here). ``max_retries`` (default 3) is a shortcut for
-    ``retry=RetryPolicy(max_retries=...)``. ``base_url``, ``environment`` and ``paths`` are
-    fixed for the client's lifetime.
+    How it talks: through ``transport`` (anything with ``send`` and ``aclose``, e.g.
+    `gett_async.testing.MockTransport`), else one pooled `AiohttpTransport` (or the caller's
+    own aiohttp ``session=``, used as is and never closed here). Retries, the rate-limit gate,
+    redaction, logging and hooks apply to every transport. ``max_retries`` (default 3) is a
+    shortcut for ``retry=RetryPolicy(max_retries=...)``. ``base_url``, ``environment`` and
+    ``paths`` are fixed for the client's lifetime.
 
     Refuses (GettValidationError, naming the parameter): a missing key or one that is not all
     visible ASCII (the key is never echoed), an unknown environment, a plain ``http://`` base
     URL that is not loopback, ``max_retries`` together with ``retry``, a timeout that is not
-    finite positive seconds, a user agent with control or non-ASCII characters.
+    finite positive seconds, a user agent with control or non-ASCII characters, ``session``,
+    ``max_connections`` or ``trace_configs`` together with ``transport``.
     """
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
-        environment: str | None = None,
+        environment: Environment | None = None,
         base_url: str | None = None,
-        timeout: float | aiohttp.ClientTimeout | None = None,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
-        max_connections: int = 100,
+        max_connections: int | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
         gate: RateLimitGate | None = None,
         reads_per_minute: int | None = None,
         writes_per_minute: int | None = None,
@@ -70,13 +86,19 @@ class GettClient:
         key.check("api_key", "pass api_key= or set the GETT_API_KEY environment variable")
         if base_url is None and environment is None:
             base_url = os.environ.get("GETT_BASE_URL") or None
-        environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"
+        environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"  # type: ignore[assignment]
         if environment not in BASE_URLS:
             raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
-        _validate.whole("max_connections", max_connections, minimum=1)
         if user_agent is not None:
-            _validate.visible_ascii("user_agent", user_agent, spaces=True)
-        self._environment = environment
+            validate.visible_ascii("user_agent", user_agent, spaces=True)
+        if transport is not None:
+            for name, value in (("session", session), ("max_connections", max_connections),
+                                ("trace_configs", trace_configs)):
+                if value is not None:
+                    raise GettValidationError(name, "configures the default transport; not with transport=")
+        elif max_connections is not None:
+            validate.whole("max_connections", max_connections, minimum=1)
+        self._environment: str = environment
         self._base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
             retry = RetryPolicy(max_retries=3 if max_retries is None else max_retries)
@@ -84,35 +106,50 @@ class GettClient:
             raise GettValidationError("max_retries", "give either max_retries= or retry=, not both")
         if gate is None:
             gate = HeaderRateLimitGate(
-                reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute, max_wait=retry.max_retry_wait
+                reads_per_minute=reads_per_minute, writes_per_minute=writes_per_minute,
+                max_wait=retry.max_retry_wait, sleep=self.sleep,
             )
         elif reads_per_minute is not None or writes_per_minute is not None:
             raise GettValidationError("gate", "give either gate= or reads/writes_per_minute, not both")
-        if timeout is not None and not isinstance(timeout, aiohttp.ClientTimeout):
-            total = client_timeout(timeout)
-            assert total is not None
-            timeout = aiohttp.ClientTimeout(total=total.total, sock_connect=min(5.0, total.total or 5.0))
-        else:
-            timeout = client_timeout(timeout)
         self._paths = paths or ApiPaths()
-        self._transport = Transport(
-            api_key=key,
-            base_url=self._base_url,
-            timeout=timeout,
-            retry=retry,
-            gate=gate,
-            session=session,
-            max_connections=max_connections,
-            on_attempt=on_attempt,
-            trace_configs=trace_configs,
-            user_agent=user_agent,
+        self._owns_transport = transport is None
+        connection_limit: int | None = None
+        if transport is None:
+            connection_limit = max_connections or 100
+            transport = AiohttpTransport(
+                self._base_url, session=session, max_connections=connection_limit, trace_configs=trace_configs
+            )
+        self._transport = transport
+        self._sender = Sender(
+            transport, api_key=key, retry=retry, gate=gate, timeout=as_timeout(timeout), sleep=self.sleep,
+            on_attempt=on_attempt, user_agent=user_agent,
         )
-        del key  # from here on the key lives only in the transport's redacted header map
-        self.orders = Orders(self._transport, self._paths)
-        self.stores = Stores(self._transport, self._paths)
-        self.store_status = StoreStatuses(self._transport, self._paths)
-        self.catalog = Catalog(self._transport, self._paths)
-        self.onboarding = Onboardings(self._transport, self._paths)
+        del key  # from here on the key lives only in the sender's redacted header map
+        self._attach(connection_limit)
+
+    def _attach(self, connection_limit: int | None) -> None:
+        self.orders = Orders(self._sender, self._paths, connection_limit)
+        self.stores = Stores(self._sender, self._paths)
+        self.store_status = StoreStatuses(self._sender, self._paths)
+        self.catalog = Catalog(self._sender, self._paths)
+        self.onboarding = Onboardings(self._sender, self._paths, self.sleep)
+
+    def with_options(
+        self, *, timeout: TimeoutArg | NotGiven = NOT_GIVEN, max_retries: int | NotGiven = NOT_GIVEN
+    ) -> GettClient:
+        """A client with other defaults that shares this one's connections, gate, retry budget
+        and key; closing it leaves this client open. Refuses what `GettClient` refuses."""
+        derived = object.__new__(type(self))
+        derived._environment, derived._base_url, derived._paths = self._environment, self._base_url, self._paths
+        derived._transport, derived._owns_transport = self._transport, False
+        retry = self._sender.retry
+        if not isinstance(max_retries, NotGiven):
+            retry = attrs.evolve(retry, max_retries=max_retries)
+        derived._sender = self._sender.derive(
+            retry=retry, timeout=None if isinstance(timeout, NotGiven) else as_timeout(timeout)
+        )
+        derived._attach(self.orders.connection_limit)
+        return derived
 
     @property
     def base_url(self) -> str:
@@ -132,20 +169,31 @@ class GettClient:
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy in force."""
-        return self._transport.retry
+        return self._sender.retry
+
+    @property
+    def timeout(self) -> Timeout:
+        """The default timeout of each attempt."""
+        return self._sender.timeout
 
     @property
     def gate(self) -> RateLimitGate:
         """The rate-limit gate in force."""
-        return self._transport.gate
+        return self._sender.gate
 
     @property
     def closed(self) -> bool:
         """True after `aclose`."""
-        return self._transport.closed
+        return self._sender.closed
+
+    async def sleep(self, seconds: float) -> None:
+        """Every wait of this client (retry backoff, the default gate, onboarding polls) goes
+        through here: a subclass that overrides it controls time in tests."""
+        await asyncio.sleep(seconds)
 
     async def __aenter__(self) -> GettClient:
-        await self._transport.open()
+        if isinstance(self._transport, AiohttpTransport):
+            await self._transport.open()
         return self
 
     async def __aexit__(
@@ -154,8 +202,11 @@ class GettClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session this client created (a caller's own session stays open)."""
-        await self._transport.aclose()
+        """Close this client, and the transport it made or was given (not a caller's own aiohttp
+        session, nor the transport of the client `with_options` derived it from)."""
+        self._sender.closed = True
+        if self._owns_transport:
+            await self._transport.aclose()
 
     def __repr__(self) -> str:
         # getattr: a client whose __init__ refused its input still has a readable repr
@@ -164,7 +215,7 @@ class GettClient:
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)
-        if transport is not None and transport.unclosed():
+        if getattr(self, "_owns_transport", False) and isinstance(transport, AiohttpTransport) and transport.unclosed():
             warn_unclosed(self)
 
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-import backoff._async
 import pytest
 from conftest import API_KEY, ORDER_ID, STORE_ID
 
@@ -23,7 +22,7 @@ __all__ = [
     "RecordingGate",
     "make_client",
     "only_call",
-    "record_backoff_waits",
+    "record_sleeps",
     "total_calls",
 ]
 
@@ -86,22 +85,15 @@ class FakeClock:
 _real_sleep = asyncio.sleep
 
 
-class _AsyncioWithRecordedSleep:
-    """Stands in for the ``asyncio`` module inside backoff: sleep records instead of waiting."""
+def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Make every wait of clients made from here on instant (retry backoff, the default gate,
+    onboarding polls all go through the public ``GettClient.sleep``) and return the list they
+    are recorded in."""
+    waits: list[float] = []
 
-    def __init__(self, waits: list[float]) -> None:
-        self._waits = waits
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
-
-    async def sleep(self, seconds: float) -> None:
-        self._waits.append(seconds)
+    async def sleep(self: GettClient, seconds: float) -> None:
+        waits.append(seconds)
         await _real_sleep(0)
 
-
-def record_backoff_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Make the retry loop's waits instant and return the list they are recorded in."""
-    waits: list[float] = []
-    monkeypatch.setattr(backoff._async, "asyncio", _AsyncioWithRecordedSleep(waits))
+    monkeypatch.setattr(GettClient, "sleep", sleep)
     return waits

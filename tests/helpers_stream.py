@@ -16,9 +16,8 @@ import attrs
 from aioresponses import CallbackResult
 from conftest import API_KEY
 
-from gett_async import GettClient, GettValidationError, RetryPolicy, lifecycle
-from gett_async._session import ApiRequest, ApiResponse
-from gett_async.stream import parse_event
+from gett_async import ApiRequest, ApiResponse, GettClient, GettValidationError, RetryPolicy, lifecycle
+from gett_async.orders.stream import parse_event
 
 BASE = "https://api.gett-tech.com"
 STATUS_URL = re.compile(r"^https://api\.gett-tech\.com/v1/commerce/orders/([^/?]+)/status$")

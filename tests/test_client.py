@@ -24,8 +24,9 @@ from gett_async import (
     RetryPolicy,
     ServerError,
 )
-from gett_async._deadline import SUPPORTED as SHARED
-from gett_async._session import DEFAULT_TIMEOUT
+
+SHARED = False
+from gett_async.client import DEFAULT_TIMEOUT
 
 SANDBOX = "https://api-sandbox.gett-tech.com"
 

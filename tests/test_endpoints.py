@@ -9,11 +9,22 @@ from typing import Any
 
 import attrs
 import pytest
-from helpers_core import API_KEY, BASE, ORDER_ID, ORDER_URL, STORE_ID, make_client, only_call, total_calls
+from helpers_core import (
+    API_KEY,
+    BASE,
+    ORDER_ID,
+    ORDER_URL,
+    STORE_ID,
+    make_client,
+    only_call,
+    record_sleeps,
+    total_calls,
+)
 from yarl import URL
 
 from gett_async import (
     Address,
+    ApiPaths,
     GettError,
     GettValidationError,
     Onboarding,
@@ -29,9 +40,8 @@ from gett_async import (
     StoreStatusValue,
     __version__,
 )
-from gett_async._paths import ApiPaths
-from gett_async.resources.catalog import notify_update_request
-from gett_async.resources.orders import status_update_request
+from gett_async._core.requests import notify_update_request
+from gett_async._core.updates import parse_update, update_request
 
 STORES_URL = f"{BASE}/v1/commerce/stores"
 STORE_URL = f"{STORES_URL}/{STORE_ID}"
@@ -349,13 +359,13 @@ async def test_order_ids_are_sent_in_canonical_form(mocked: Any, order_id: Any) 
 
 
 def test_request_builders_are_pure() -> None:
-    request = status_update_request(ApiPaths(), ORDER_ID, state="cancelled", cancel_reason="No courier")
+    request = update_request(ApiPaths(), parse_update(ORDER_ID, state="cancelled", cancel_reason="No courier"))
     assert (request.method, request.path) == ("POST", f"/v1/commerce/orders/{ORDER_ID}/status")
     assert request.template == "/v1/commerce/orders/{order_id}/status"
     assert request.body == b'{"state":"cancelled","cancelReason":"No courier"}'
     assert request.write is True
     catalog = notify_update_request(ApiPaths(), "https://cdn.example.com/c.json", store_id="s1")
-    assert catalog.params == {"storeId": "s1"}
+    assert catalog.query == {"storeId": "s1"}
 
 
 # -- onboarding --------------------------------------------------------------------------
@@ -447,13 +457,8 @@ def _poll_answers(mocked: Any, statuses: list[str]) -> None:
 
 async def test_onboarding_watch_yields_changes_until_terminal(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _poll_answers(mocked, ["pending_catalog", "pending_catalog", "catalog_ingesting", "ready_to_activate", "active"])
-    slept: list[float] = []
+    slept = record_sleeps(monkeypatch)
     async with make_client() as gett:
-
-        async def fake_sleep(seconds: float) -> None:
-            slept.append(seconds)
-
-        monkeypatch.setattr(gett._transport, "sleep", fake_sleep)
         seen = [o.status async for o in gett.onboarding.watch(ONBOARDING_ID, interval=7.5)]
     assert seen == ["pending_catalog", "catalog_ingesting", "ready_to_activate", "active"]
     assert slept == [7.5] * 4
@@ -468,8 +473,8 @@ def only_one_url(mocked: Any) -> tuple[str, str]:
 
 async def test_onboarding_wait_until_ready(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _poll_answers(mocked, ["pending_catalog", "catalog_ingesting", "ready_to_activate"])
+    record_sleeps(monkeypatch)
     async with make_client() as gett:
-        monkeypatch.setattr(gett._transport, "sleep", _no_sleep)
         ready = await gett.onboarding.wait_until_ready(ONBOARDING_ID, interval=1)
     assert ready.status is OnboardingStatus.READY_TO_ACTIVATE
     assert total_calls(mocked) == 3
@@ -479,8 +484,8 @@ async def test_onboarding_wait_until_ready_raises_on_catalog_failed(
     mocked: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _poll_answers(mocked, ["catalog_ingesting", "catalog_failed"])
+    record_sleeps(monkeypatch)
     async with make_client() as gett:
-        monkeypatch.setattr(gett._transport, "sleep", _no_sleep)
         with pytest.raises(OnboardingFailedError, match="dangling item id i9") as info:
             await gett.onboarding.wait_until_ready(ONBOARDING_ID, interval=1)
     assert info.value.onboarding.status is OnboardingStatus.CATALOG_FAILED
@@ -488,8 +493,8 @@ async def test_onboarding_wait_until_ready_raises_on_catalog_failed(
 
 async def test_onboarding_wait_until_ready_times_out(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _poll_answers(mocked, ["catalog_ingesting"])
+    record_sleeps(monkeypatch)
     async with make_client() as gett:
-        monkeypatch.setattr(gett._transport, "sleep", _no_sleep)
         # The next poll would end after the deadline, so it gives up after the first one.
         with pytest.raises(OnboardingTimeoutError, match="still catalog_ingesting") as info:
             await gett.onboarding.wait_until_ready(ONBOARDING_ID, interval=60, timeout=30)
@@ -497,9 +502,6 @@ async def test_onboarding_wait_until_ready_times_out(mocked: Any, monkeypatch: p
     assert info.value.last is not None and info.value.last.status is OnboardingStatus.CATALOG_INGESTING
     assert total_calls(mocked) == 1
 
-
-async def _no_sleep(seconds: float) -> None:
-    return None
 
 
 # -- refusals: GettValidationError naming the field, before any request -----------------

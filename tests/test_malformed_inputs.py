@@ -218,7 +218,7 @@ REPLAY_LINES: list[tuple[str, bytes, str]] = [
     ("reason-without-cancel", _line(status="ready", cancelReason="x").encode(), "cancelReason"),
     ("reason-blank", _line(state="cancelled", cancelReason="   ").encode(), "cancelReason"),
     ("reason-5000", _line(state="cancelled", cancelReason="x" * 5000).encode(), "cancelReason"),
-    ("cancel-without-reason", _line(state="cancelled").encode(), "cancel_reason"),
+    ("cancel-without-reason", _line(state="cancelled").encode(), "cancelReason"),
     ("asks-for-nothing", _line().encode(), "asks for nothing"),
     ("complete-while-pending", _line(state="completed").encode(), "cannot go from pending to completed"),
 ]

@@ -30,9 +30,8 @@ from gett_async import (
     StoreStatusUpdate,
     StoreStatusValue,
     StoreUpdate,
-    _serde,
 )
-from gett_async._serde import camel, converter, decode, decode_optional, encode, format_datetime, parse_datetime
+from gett_async._core.serde import camel, converter, decode, decode_optional, encode, format_datetime, parse_datetime
 
 UTC = timezone.utc
 
@@ -278,4 +277,3 @@ def test_models_are_frozen() -> None:
     status = StoreStatus(StoreStatusValue.ONLINE)
     with pytest.raises(AttributeError):
         status.status = StoreStatusValue.PAUSED  # type: ignore[misc]
-    assert _serde.converter is converter

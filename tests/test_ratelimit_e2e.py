@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 
 from gett_async import GettClient, RetryPolicy
-from gett_async.stream import OrderEvent, OutcomeKind
+from gett_async.orders.stream import OrderEvent, OutcomeKind
 from gett_async.testing import GettEmulator
 
 LIFECYCLE = ("confirmed", "preparing", "ready", "inTransit", "completed")

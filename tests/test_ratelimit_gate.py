@@ -43,30 +43,18 @@ async def test_remaining_zero_holds_the_next_request_until_reset(gate: HeaderRat
     assert clock.now == T0 + 30
 
 
-async def test_try_acquire_takes_room_only_when_there_is_some(gate: HeaderRateLimitGate, clock: FakeClock) -> None:
-    """The transport's synchronous fast path: True takes a slot like acquire; False takes nothing."""
-    assert gate.try_acquire("write") is True
-    gate.settle("write", window(1, T0 + 30), None)  # one left, none in flight
-    assert gate.try_acquire("write") is True  # takes the last one
-    assert gate.try_acquire("write") is False  # spent until the reset: the caller must await acquire
-    assert gate.paused_for("write") == 30.0 and gate.try_acquire("read") is True  # reads are separate
-    clock.now = T0 + 30
-    assert gate.try_acquire("write") is True
-    assert clock.sleeps == []
-
-
 async def test_a_spent_gate_makes_the_transport_wait_in_acquire(mocked: Any, clock: FakeClock) -> None:
     mocked.post(ORDER_URL, status=204, headers=window(0, T0 + 20), repeat=True)
     gate = HeaderRateLimitGate(clock=clock, sleep=clock.sleep)
     async with make_client(gate=gate) as gett:
-        await gett.orders.complete(ORDER_ID)  # free room: the fast path, no wait
+        await gett.orders.complete(ORDER_ID)  # free room: no wait
         await gett.orders.complete(ORDER_ID)  # the window is spent: waits until its reset
     assert clock.sleeps == [20.0] and total_calls(mocked) == 2
 
 
 async def test_a_subclass_that_overrides_acquire_sees_every_call(mocked: Any, clock: FakeClock) -> None:
-    """The synchronous fast path belongs to the class that wrote it: a gate that overrides
-    ``acquire`` alone (to log, or to share a budget) is awaited for every attempt."""
+    """A gate that overrides ``acquire`` alone (to log, or to share a budget) is awaited for
+    every attempt."""
     mocked.post(ORDER_URL, status=204, repeat=True)
     seen: list[str] = []
 

@@ -87,12 +87,12 @@ async def test_batch_example(emu: GettEmulator, tmp_path: Path, capsys: pytest.C
 
 async def test_resources_example(emu: GettEmulator) -> None:
     store_id = emu.add_store()
-    async with GettClient() as gett:
 
-        async def next_stage(seconds: float) -> None:  # the emulator's pipeline moves when we poll
+    class Polling(GettClient):
+        async def sleep(self, seconds: float) -> None:  # the emulator's pipeline moves when we poll
             emu.advance_onboarding()
 
-        gett._transport.sleep = next_stage  # type: ignore[method-assign]
+    async with Polling() as gett:
         namespace = {
             "gett": gett,
             "store_id": store_id,

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers_core import API_KEY, ORDER_ID, ORDER_URL, STORE_ID, RecordingGate, make_client, record_backoff_waits
+from helpers_core import API_KEY, ORDER_ID, ORDER_URL, STORE_ID, RecordingGate, make_client, record_sleeps
 
 from gett_async import Attempt, GettClient, GettError, GettValidationError, RetryPolicy
 
@@ -125,7 +125,7 @@ async def test_successful_and_retried_calls_log_no_key(
 async def test_failed_calls_leak_no_key(
     mocked: Any, debug_logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, response: dict[str, Any]
 ) -> None:
-    record_backoff_waits(monkeypatch)  # never sleep for real, whatever the server asks
+    record_sleeps(monkeypatch)  # never sleep for real, whatever the server asks
     mocked.post(ORDER_URL, **response)
     attempts: list[Attempt] = []
     async with make_client(on_attempt=attempts.append, gate=RecordingGate()) as gett:

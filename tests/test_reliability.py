@@ -17,7 +17,7 @@ import attrs
 import pytest
 
 from gett_async import GettClient, RetryPolicy
-from gett_async.stream import OrderEvent, OutcomeKind, UpdateOutcome
+from gett_async.orders.stream import OrderEvent, OutcomeKind, UpdateOutcome
 from gett_async.testing import FaultConfig, GettEmulator
 
 ORDERS = 1_000

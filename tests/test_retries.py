@@ -1,6 +1,6 @@
 """The retry policy end to end: what is retried, how long it waits, when it stops.
 
-The retry loop's sleeps are recorded instead of slept (see `record_backoff_waits`), so the
+The retry loop's sleeps are recorded instead of slept (see `record_sleeps`), so the
 waits the SDK computes are asserted exactly and no test waits for real.
 """
 
@@ -21,7 +21,7 @@ from helpers_core import (
     STORE_ID,
     RecordingGate,
     make_client,
-    record_backoff_waits,
+    record_sleeps,
     total_calls,
 )
 
@@ -40,16 +40,15 @@ from gett_async import (
     ServerError,
     UnprocessableEntityError,
 )
-from gett_async._problem import parse_retry_after
-from gett_async._retry import is_retryable
-from gett_async._retry import waits as wait_schedule
+from gett_async._core.problem import parse_retry_after
+from gett_async._core.retry import TokenBucket, is_retryable, next_wait
 
 STATUS_URL = f"https://api.gett-tech.com/v1/commerce/stores/{STORE_ID}/status"
 
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_backoff_waits(monkeypatch)
+    return record_sleeps(monkeypatch)
 
 
 def problem(status: int, **members: Any) -> dict[str, Any]:
@@ -345,29 +344,35 @@ async def test_no_budget_retries_up_to_max(mocked: Any, waits: list[float]) -> N
 # -- the wait schedule and the retry decision, unit level --------------------------------
 
 
-def test_wait_schedule_is_exponential_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(backoff, "full_jitter", lambda value: value)  # take the top of each jitter range
-    schedule = wait_schedule(RetryPolicy())
-    assert schedule.send(None) == 0.0  # backoff primes the generator
+def _waits(policy: RetryPolicy, failures: list[Any], *, jitter: Any = lambda value: value) -> list[float | None]:
+    """The waits `next_wait` gives for ``failures`` in a row (no budget, retries without end)."""
+    return [next_wait(policy, failure, done, 100, None, jitter) for done, failure in enumerate(failures)]
+
+
+def test_wait_schedule_is_exponential_and_capped() -> None:
     failure = ServerError("x", status=503)
-    assert [schedule.send(failure) for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert _waits(RetryPolicy(), [failure] * 7) == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]  # top of each range
 
 
 def test_wait_schedule_jitters_within_the_step() -> None:
-    policy = RetryPolicy(base=0.5, cap=3.0)
-    schedule = wait_schedule(policy)
-    schedule.send(None)
-    failure = APIConnectionError("x")
-    steps = [schedule.send(failure) for _ in range(6)]
+    steps = _waits(RetryPolicy(base=0.5, cap=3.0), [APIConnectionError("x")] * 6, jitter=backoff.full_jitter)
     for step, wait in zip([0.5, 1.0, 2.0, 3.0, 3.0, 3.0], steps, strict=True):
-        assert 0.0 <= wait <= step
+        assert wait is not None and 0.0 <= wait <= step
 
 
 def test_wait_schedule_honours_the_server_wait_exactly() -> None:
-    schedule = wait_schedule(RetryPolicy(cap=1.0))
-    schedule.send(None)
-    assert schedule.send(RateLimitError("x", status=429, retry_after=45.0)) == 45.0
-    assert schedule.send(ServerError("x", status=503, retry_after=0.0)) == 0.0
+    failures = [RateLimitError("x", status=429, retry_after=45.0), ServerError("x", status=503, retry_after=0.0)]
+    assert _waits(RetryPolicy(cap=1.0), failures) == [45.0, 0.0]
+
+
+def test_the_retry_decision_gives_up_where_the_policy_says() -> None:
+    policy = RetryPolicy(max_retry_wait=60.0)
+    assert next_wait(policy, ServerError("x", status=503), 3, 3, None, lambda v: v) is None  # out of retries
+    assert next_wait(policy, RateLimitError("x", status=429, retry_after=61.0), 0, 3, None, lambda v: v) is None
+    assert next_wait(policy, BadRequestError("x", status=400), 0, 3, None, lambda v: v) is None
+    budget = TokenBucket(RetryBudget(capacity=1.0, cost=1.0))
+    assert next_wait(policy, ServerError("x", status=503), 0, 3, budget, lambda v: v) == 1.0
+    assert next_wait(policy, ServerError("x", status=503), 1, 3, budget, lambda v: v) is None  # budget spent
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,16 @@ from helpers_stream import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gett_async import GettValidationError, IllegalTransitionError, RetryPolicy, ServerError, lifecycle
-from gett_async._session import ApiResponse
-from gett_async.stream import (
+from gett_async import (
+    ApiResponse,
+    GettValidationError,
+    IllegalTransitionError,
+    OrderTracker,
+    RetryPolicy,
+    ServerError,
+    lifecycle,
+)
+from gett_async.orders.stream import (
     EventSourceError,
     OrderEvent,
     OrderStream,
@@ -44,7 +51,6 @@ from gett_async.stream import (
     UpdateOutcome,
     parse_event,
 )
-from gett_async.tracker import OrderTracker
 
 SENT, REFUSED, FAILED, SUPERSEDED = (OutcomeKind.SENT, OutcomeKind.REFUSED, OutcomeKind.FAILED,
                                      OutcomeKind.SUPERSEDED)

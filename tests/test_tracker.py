@@ -22,7 +22,7 @@ from gett_async import (
     RetryPolicy,
     ServerError,
 )
-from gett_async.tracker import HISTORY_LIMIT, HistoryEntry, OrderTracker
+from gett_async.orders.tracker import HISTORY_LIMIT, HistoryEntry, OrderTracker
 
 ORDER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 URL = status_url(ORDER)

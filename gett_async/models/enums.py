@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 
 
 class WireEnum(str, Enum):
@@ -60,3 +61,11 @@ class OnboardingStatus(WireEnum):
     def is_terminal(self) -> bool:
         """True for ``active`` and ``catalog_failed``: polling further changes nothing."""
         return self in (OnboardingStatus.ACTIVE, OnboardingStatus.CATALOG_FAILED)
+
+
+#: The progress statuses a partner may send, as plain strings (``pending`` is Gett's alone).
+StatusValue = Literal["confirmed", "preparing", "ready", "inTransit"]
+#: The closing states a partner may send, as plain strings.
+StateValue = Literal["completed", "cancelled"]
+#: Every position of an order: its status while open, its state once closed.
+PositionValue = Literal["pending", "confirmed", "preparing", "ready", "inTransit", "completed", "cancelled"]

@@ -3,7 +3,7 @@
 from ._base import Receipt
 from .catalog import Catalog
 from .onboarding import OnboardingFailedError, Onboardings, OnboardingTimeoutError
-from .orders import Orders
+from .orders import OrderUpdates
 from .store_status import StoreStatuses
 from .stores import Stores
 
@@ -12,7 +12,7 @@ __all__ = [
     "OnboardingFailedError",
     "OnboardingTimeoutError",
     "Onboardings",
-    "Orders",
+    "OrderUpdates",
     "Receipt",
     "StoreStatuses",
     "Stores",

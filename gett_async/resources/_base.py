@@ -1,18 +1,19 @@
-"""What every endpoint module shares: the transport handle, the paths, per-call timeouts."""
+"""What every endpoint module shares: the sender, the paths, per-call options, receipts."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
-import aiohttp
 import attrs
 
-from .. import _validate
-from .._paths import ApiPaths
-from .._session import ApiRequest, ApiResponse, Transport
-from ..errors import GettValidationError
+from .._core import validate
+from .._core.paths import ApiPaths
+from .._core.wire import NOT_GIVEN, ApiRequest, NotGiven
+from .._http.sender import Sender, Sent
+from .._http.timeouts import TimeoutArg, as_timeout
 
-Timeout = float | aiohttp.ClientTimeout | None
+#: A per-call ``timeout=``: left out, the client's default; None, no timeout (see `TimeoutArg`).
+Timeout = TimeoutArg | NotGiven
+#: A per-call ``max_retries=``: left out, the client's retry policy.
+Retries = int | NotGiven
 
 
 @attrs.frozen(slots=True)
@@ -24,42 +25,26 @@ class Receipt:
     request_id: str | None = None
 
     @classmethod
-    def of(cls, response: ApiResponse) -> Receipt:
-        return cls(response.status, response.attempts, response.headers.get("X-Request-Id"))
-
-
-def client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout | None:
-    """A timeout as given: seconds (the total) or a full ``aiohttp.ClientTimeout``.
-
-    Refuses (GettValidationError) anything else, and any duration that is not finite and
-    positive (NaN, infinities, zero, negatives), in seconds or in a ClientTimeout field.
-    """
-    if timeout is None:
-        return None
-    if isinstance(timeout, aiohttp.ClientTimeout):
-        for name in ("total", "connect", "sock_read", "sock_connect", "ceil_threshold"):
-            value = getattr(timeout, name)
-            if value is not None:
-                _validate.seconds(f"timeout.{name}", value, allow_zero=name == "ceil_threshold")
-        return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise GettValidationError("timeout", f"must be seconds or an aiohttp.ClientTimeout, got {timeout!r}")
-    return aiohttp.ClientTimeout(total=_validate.seconds("timeout", timeout))
+    def of(cls, sent: Sent) -> Receipt:
+        return cls(sent.response.status, sent.attempts, sent.response.request_id)
 
 
 class Resource:
-    """Base of the endpoint modules: they build requests and parse answers, nothing else."""
+    """Base of the endpoint modules: they build requests (in `gett_async._core`), hand them to
+    the sender and parse the answers; nothing else."""
 
-    __slots__ = ("_paths", "_transport")
+    __slots__ = ("_paths", "_sender")
 
-    def __init__(self, transport: Transport, paths: ApiPaths) -> None:
-        self._transport = transport
+    def __init__(self, sender: Sender, paths: ApiPaths) -> None:
+        self._sender = sender
         self._paths = paths
 
-    def _send(self, request: ApiRequest, timeout: Timeout) -> Awaitable[ApiResponse]:
-        # Not a coroutine itself: the caller awaits the transport's, one frame less per resume.
-        return self._transport.send(request, timeout=client_timeout(timeout))
+    async def _send(self, request: ApiRequest, timeout: Timeout, max_retries: Retries) -> Sent:
+        if not isinstance(max_retries, NotGiven):
+            validate.whole("max_retries", max_retries, minimum=0)
+        limit = NOT_GIVEN if isinstance(timeout, NotGiven) else as_timeout(timeout)
+        return await self._sender.send(request, timeout=limit, max_retries=max_retries)
 
-    async def _get(self, path: str, template: str, timeout: Timeout) -> bytes:
-        """A read: GET ``path`` and return the body."""
-        return (await self._send(ApiRequest("GET", path, template, write=False), timeout)).body
+    async def _read(self, request: ApiRequest, timeout: Timeout, max_retries: Retries) -> bytes:
+        """A request whose answer body is parsed: the body."""
+        return (await self._send(request, timeout, max_retries)).response.body

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from .. import _serde, _validate
-from .._paths import ApiPaths
-from .._session import ApiRequest
-from ..errors import GettError, GettValidationError
-from ..models import Onboarding, OnboardingRequest, OnboardingStatus
-from ._base import Receipt, Resource, Timeout
+from .._core import serde, validate
+from .._core.paths import ApiPaths
+from .._core.requests import onboarding_request, register_request
+from .._core.wire import NOT_GIVEN
+from .._http.sender import Sender
+from ..errors import GettError
+from ..models import Onboarding, OnboardingStatus
+from ._base import Receipt, Resource, Retries, Timeout
 
 
 class OnboardingTimeoutError(GettError, TimeoutError):
@@ -32,41 +34,14 @@ class OnboardingFailedError(GettError):
         super().__init__(f"onboarding {onboarding.onboarding_id} failed: {onboarding.error or 'catalog_failed'}")
 
 
-def register_request(
-    paths: ApiPaths,
-    *,
-    partner_store_id: str,
-    name: str,
-    catalog_callback_url: str,
-    webhook_url: str,
-    extra: Mapping[str, Any] | None = None,
-) -> ApiRequest:
-    """Build Register Store; refuses blank or oversized text, non-http(s) URLs, and ``extra``
-    keys that would overwrite a documented field."""
-    body = OnboardingRequest(
-        partner_store_id=_validate.text("partner_store_id", partner_store_id),
-        name=_validate.text("name", name),
-        catalog_callback_url=_validate.url("catalog_callback_url", catalog_callback_url),
-        webhook_url=_validate.url("webhook_url", webhook_url),
-        extra=dict(extra or {}),
-    )
-    clash = {"partnerStoreId", "name", "catalogCallbackUrl", "webhookUrl"} & set(body.extra)
-    if clash:
-        raise GettValidationError("extra", f"may not set documented fields: {', '.join(sorted(clash))}")
-    path = paths.onboarding
-    return ApiRequest("POST", path, path, _serde.encode(body))
-
-
-def onboarding_request(paths: ApiPaths, template: str, method: str, onboarding_id: str) -> ApiRequest:
-    """An onboarding-scoped request; refuses ids that are not one safe path segment."""
-    oid = _validate.path_segment("onboarding_id", onboarding_id)
-    return ApiRequest(method, template.replace("{onboarding_id}", oid), template, write=method != "GET")
-
-
 class Onboardings(Resource):
     """``gett.onboarding``: Order Booster self-service onboarding."""
 
-    __slots__ = ()
+    __slots__ = ("_sleep",)
+
+    def __init__(self, sender: Sender, paths: ApiPaths, sleep: Callable[[float], Awaitable[None]]) -> None:
+        super().__init__(sender, paths)
+        self._sleep = sleep  # the client's: polls wait through the one overridable clock
 
     async def register(
         self,
@@ -76,7 +51,8 @@ class Onboardings(Resource):
         catalog_callback_url: str,
         webhook_url: str,
         extra: Mapping[str, Any] | None = None,
-        timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> Onboarding:
         """Register a store; Gett then pulls its catalog. ``extra`` passes undocumented
         store details through (camelCase keys). Refuses: see `register_request`."""
@@ -84,26 +60,29 @@ class Onboardings(Resource):
             self._paths, partner_store_id=partner_store_id, name=name,
             catalog_callback_url=catalog_callback_url, webhook_url=webhook_url, extra=extra,
         )
-        response = await self._send(request, timeout)
-        return _serde.decode(response.body, Onboarding)
+        return serde.decode(await self._read(request, timeout, max_retries), Onboarding)
 
-    async def get(self, onboarding_id: str, *, timeout: Timeout = None) -> Onboarding:
+    async def get(
+        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> Onboarding:
         """An onboarding's current status. Refuses an id that is not one safe path segment."""
-        request = onboarding_request(self._paths, self._paths.onboarding_item, "GET", onboarding_id)
-        response = await self._send(request, timeout)
-        return _serde.decode(response.body, Onboarding)
+        request = onboarding_request(self._paths.onboarding_item, "GET", onboarding_id)
+        return serde.decode(await self._read(request, timeout, max_retries), Onboarding)
 
-    async def cancel(self, onboarding_id: str, *, timeout: Timeout = None) -> Receipt:
+    async def cancel(
+        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> Receipt:
         """Cancel an onboarding (path INFERRED). Refuses an unsafe id."""
-        request = onboarding_request(self._paths, self._paths.onboarding_item, "DELETE", onboarding_id)
-        return Receipt.of(await self._send(request, timeout))
+        request = onboarding_request(self._paths.onboarding_item, "DELETE", onboarding_id)
+        return Receipt.of(await self._send(request, timeout, max_retries))
 
-    async def activate(self, onboarding_id: str, *, timeout: Timeout = None) -> Onboarding | None:
+    async def activate(
+        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> Onboarding | None:
         """Go live once ``ready_to_activate`` (path INFERRED); returns the onboarding if Gett
         sends it back. Refuses an unsafe id."""
-        request = onboarding_request(self._paths, self._paths.onboarding_activate, "POST", onboarding_id)
-        response = await self._send(request, timeout)
-        return _serde.decode_optional(response.body, Onboarding)
+        request = onboarding_request(self._paths.onboarding_activate, "POST", onboarding_id)
+        return serde.decode_optional(await self._read(request, timeout, max_retries), Onboarding)
 
     async def watch(
         self, onboarding_id: str, *, interval: float = 10.0, timeout: float = 900.0
@@ -114,9 +93,9 @@ class Onboardings(Resource):
         Each poll is a read from the organisation's budget (1,000 a minute in production).
         Refuses a non-positive interval or timeout and an unsafe id.
         """
-        if interval <= 0 or timeout <= 0:
-            raise GettValidationError("interval" if interval <= 0 else "timeout", "must be positive seconds")
-        _validate.path_segment("onboarding_id", onboarding_id)
+        validate.seconds("interval", interval)
+        validate.seconds("timeout", timeout)
+        validate.path_segment("onboarding_id", onboarding_id)
         started = time.monotonic()
         last: Onboarding | None = None
         while True:
@@ -129,7 +108,7 @@ class Onboardings(Resource):
             waited = time.monotonic() - started
             if waited + interval > timeout:
                 raise OnboardingTimeoutError(onboarding_id, last, waited)
-            await self._transport.sleep(interval)
+            await self._sleep(interval)
 
     async def wait_until_ready(
         self, onboarding_id: str, *, interval: float = 10.0, timeout: float = 900.0

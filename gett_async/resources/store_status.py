@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 
-from .. import _serde, _validate
-from .._paths import ApiPaths
-from .._session import ApiRequest
-from ..errors import GettValidationError
-from ..models import PauseReason, StoreStatus, StoreStatusUpdate, StoreStatusValue
-from ._base import Resource, Timeout
-from .stores import store_path
-
-
-def store_status_request(
-    paths: ApiPaths,
-    store_id: str | uuid.UUID,
-    *,
-    status: object,
-    reason: object = None,
-    resume_at: datetime | None = None,
-) -> ApiRequest:
-    """Build Update Store Status.
-
-    Refuses: unknown status or reason values; ``paused`` without a reason; a reason or
-    ``resume_at`` with ``online`` (what Gett does with them is undocumented); a naive or
-    past ``resume_at``; a non-UUID store id.
-    """
-    value = _validate.enum_member("status", StoreStatusValue, status)
-    pause_reason = None if reason is None else _validate.enum_member("reason", PauseReason, reason)
-    if resume_at is not None:
-        _validate.aware("resume_at", resume_at)
-        if resume_at.timestamp() <= time.time():
-            raise GettValidationError("resume_at", "is in the past; an auto-resume time must be in the future")
-    if value is StoreStatusValue.PAUSED and pause_reason is None:
-        raise GettValidationError("reason", "pausing a store needs a PauseReason")
-    if value is StoreStatusValue.ONLINE and (pause_reason is not None or resume_at is not None):
-        field = "reason" if pause_reason is not None else "resume_at"
-        raise GettValidationError(field, "only goes with status='paused'")
-    body = StoreStatusUpdate(status=value, reason=pause_reason, resume_at=resume_at)
-    path, template = store_path(paths, paths.store_status, store_id)
-    return ApiRequest("POST", path, template, _serde.encode(body))
+from .._core import serde
+from .._core.requests import store_request, store_status_request
+from .._core.wire import NOT_GIVEN
+from ..models import PauseReason, StoreStatus, StoreStatusValue
+from ._base import Resource, Retries, Timeout
 
 
 class StoreStatuses(Resource):
@@ -50,11 +17,12 @@ class StoreStatuses(Resource):
 
     __slots__ = ()
 
-    async def get(self, store_id: str | uuid.UUID, *, timeout: Timeout = None) -> StoreStatus:
+    async def get(
+        self, store_id: str | uuid.UUID, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> StoreStatus:
         """A store's current availability. Refuses a non-UUID store id."""
-        path, template = store_path(self._paths, self._paths.store_status, store_id)
-        body = await self._get(path, template, timeout)
-        return _serde.decode(body, StoreStatus)
+        body = await self._read(store_request("GET", self._paths.store_status, store_id), timeout, max_retries)
+        return serde.decode(body, StoreStatus)
 
     async def update(
         self,
@@ -63,15 +31,16 @@ class StoreStatuses(Resource):
         status: StoreStatusValue | str,
         reason: PauseReason | str | None = None,
         resume_at: datetime | None = None,
-        timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> StoreStatus | None:
         """Set a store online or paused; returns the new status if Gett sends one back.
 
-        Refuses, before any I/O: see `store_status_request`.
+        Refuses, before any I/O: unknown status or reason values; ``paused`` without a reason;
+        a reason or ``resume_at`` with ``online``; a naive or past ``resume_at``; a non-UUID id.
         """
         request = store_status_request(self._paths, store_id, status=status, reason=reason, resume_at=resume_at)
-        response = await self._send(request, timeout)
-        return _serde.decode_optional(response.body, StoreStatus)
+        return serde.decode_optional(await self._read(request, timeout, max_retries), StoreStatus)
 
     async def pause(
         self,
@@ -79,16 +48,20 @@ class StoreStatuses(Resource):
         reason: PauseReason | str,
         *,
         resume_at: datetime | None = None,
-        timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> StoreStatus | None:
         """Pause a store with a `PauseReason`, optionally until ``resume_at``.
 
         Refuses an unknown reason, a naive or past ``resume_at`` and a non-UUID store id.
         """
         return await self.update(
-            store_id, status=StoreStatusValue.PAUSED, reason=reason, resume_at=resume_at, timeout=timeout
+            store_id, status=StoreStatusValue.PAUSED, reason=reason, resume_at=resume_at, timeout=timeout,
+            max_retries=max_retries,
         )
 
-    async def resume(self, store_id: str | uuid.UUID, *, timeout: Timeout = None) -> StoreStatus | None:
+    async def resume(
+        self, store_id: str | uuid.UUID, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> StoreStatus | None:
         """Put a store back online at once. Refuses a non-UUID store id."""
-        return await self.update(store_id, status=StoreStatusValue.ONLINE, timeout=timeout)
+        return await self.update(store_id, status=StoreStatusValue.ONLINE, timeout=timeout, max_retries=max_retries)

@@ -1,4 +1,5 @@
-"""An in-process emulator of the Gett Commerce Partner API, for tests and demos.
+"""Testing seams: `MockTransport` (answers from a function) and an in-process emulator of the
+Gett Commerce Partner API (real sockets on loopback, fault injection), for tests and demos.
 
 Import is lazy: ``gett_async.testing`` is imported by the pytest plugin in every pytest run,
 so aiohttp.web is loaded only when the emulator is actually used.
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._faults import FaultConfig
+    from ._mock import MockTransport
     from ._records import (
         CatalogNotification,
         EmulatedOnboarding,
@@ -30,6 +32,7 @@ __all__ = [
     "EmulatorStats",
     "FaultConfig",
     "GettEmulator",
+    "MockTransport",
     "OrderUpdate",
     "RequestRecord",
     "serve_forever",
@@ -38,6 +41,7 @@ __all__ = [
 _WHERE = {
     "FaultConfig": "._faults",
     "GettEmulator": ".emulator",
+    "MockTransport": "._mock",
     "serve_forever": ".emulator",
 }
 

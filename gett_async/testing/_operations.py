@@ -11,8 +11,8 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .._paths import ApiPaths
-from ..lifecycle import OPEN_STATUSES
+from .._core.lifecycle import OPEN_STATUSES
+from .._core.paths import ApiPaths
 from ._checks import Body, path_uuid
 from ._problems import not_found, validation_failed
 from ._records import CatalogNotification

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._serde import format_datetime
+from .._core.serde import format_datetime
 
 PROBLEM_JSON = "application/problem+json"
 ERROR_TYPE = "https://developer.gett-tech.com/errors/{code}"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ..lifecycle import CLOSED_STATES
+from .._core.lifecycle import CLOSED_STATES
 
 #: Requests answered by closing the connection carry this instead of a status code.
 DROPPED: Literal["dropped"] = "dropped"

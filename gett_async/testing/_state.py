@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from .. import lifecycle
-from .._serde import format_datetime
+from .._core import lifecycle
+from .._core.serde import format_datetime
 from ..errors import GettValidationError, IllegalTransitionError
 from ._problems import ApiProblem, conflict, not_found
 from ._records import (
@@ -122,7 +122,6 @@ class World:
                 eta_changed=(
                     update.estimated_ready_at is not None and update.estimated_ready_at != order.estimated_ready_at
                 ),
-                cancel_reason=update.cancel_reason,
             )
         except IllegalTransitionError as exc:
             self.stats.illegal_transitions += 1

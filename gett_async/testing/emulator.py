@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .._paths import ApiPaths
+from .._core.paths import ApiPaths
 from ._checks import is_uuid
 from ._faults import FaultConfig, FaultInjector
 from ._operations import Operation, invalid_json, operations, unknown_route

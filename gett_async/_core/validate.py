@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from .errors import GettValidationError
+from ..errors import GettValidationError
 
 E = TypeVar("E", bound=Enum)
 

@@ -1,23 +1,23 @@
-"""The one retry policy: which failures are retried, how long to wait, when to stop.
+"""The one retry policy: which failures are retried, how long to wait, when to stop (no I/O).
 
-Waits follow Gett's guidance: exponential from 1 s, capped at 30 s, with full jitter
-(``backoff.expo`` and ``backoff.full_jitter``); a server-asked wait (``retryAfter`` in the
-problem body, else the ``Retry-After`` header) is honoured exactly, and one longer than
-``max_retry_wait`` fails at once with the wait in the error. A retry budget (a token
-bucket, as botocore has) keeps an outage from multiplying the load: each retry spends
-tokens, each success earns one back, and with the bucket empty failures are not retried.
+Waits follow Gett's guidance: exponential from 1 s, capped at 30 s, with full jitter (the
+jitter function is passed in: the sender gives ``backoff.full_jitter``); a server-asked wait
+(``retryAfter`` in the problem body, else the ``Retry-After`` header) is honoured exactly,
+and one longer than ``max_retry_wait`` fails at once with the wait in the error. A retry
+budget (a token bucket, as botocore has) keeps an outage from multiplying the load: each
+retry spends tokens, each success earns one back, and with the bucket empty failures are
+not retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
-import backoff
 
-from . import _validate
-from .errors import APIConnectionError, APIError, APITimeoutError
+from ..errors import APIConnectionError, APIError, APITimeoutError
+from . import validate
 
 #: Retried unless the problem body says ``retryable: false``.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -25,13 +25,13 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 def _finite(*, allow_zero: bool) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-        _validate.finite(attribute.name, value, allow_zero=allow_zero)
+        validate.finite(attribute.name, value, allow_zero=allow_zero)
 
     return check
 
 
 def _whole(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _validate.whole(attribute.name, value, minimum=0)
+    validate.whole(attribute.name, value, minimum=0)
 
 
 @attrs.frozen(slots=True)
@@ -94,13 +94,27 @@ class TokenBucket:
         self.tokens = min(self._settings.capacity, self.tokens + self._settings.refund)
 
 
-def waits(policy: RetryPolicy) -> Generator[float, BaseException | None, None]:
-    """A `backoff` wait generator: it is sent each failure and yields the next wait."""
-    exc = yield 0.0  # backoff primes the generator with None
-    attempt = 0
-    while True:
-        asked = getattr(exc, "retry_after", None)
-        # Gett's own wait wins; otherwise 1 s, 2 s, 4 s ... capped, with full jitter.
-        wait = float(asked) if asked is not None else backoff.full_jitter(min(policy.cap, policy.base * 2**attempt))
-        attempt += 1
-        exc = yield max(0.0, wait)
+def next_wait(
+    policy: RetryPolicy,
+    failure: APIError | APIConnectionError,
+    retries_done: int,
+    max_retries: int,
+    budget: TokenBucket | None,
+    jitter: Callable[[float], float],
+) -> float | None:
+    """Seconds to wait before retrying ``failure``, or None to give up.
+
+    Gives up on what is not retryable, a server-asked wait above ``max_retry_wait`` (the
+    error keeps ``retry_after`` for the caller to plan), after ``max_retries`` retries, and
+    when the retry budget is spent. ``retries_done`` counts retries already made.
+    """
+    if not is_retryable(failure) or retries_done >= max_retries:
+        return None
+    asked = failure.retry_after
+    if asked is not None and asked > policy.max_retry_wait:
+        return None
+    if budget is not None and not budget.withdraw(failure):
+        return None
+    if asked is not None:
+        return asked  # Gett's own wait wins
+    return jitter(min(policy.cap, policy.base * 2**retries_done))

@@ -21,7 +21,7 @@ import attrs
 from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .errors import GettError, GettValidationError
+from ..errors import GettError, GettValidationError
 
 T = TypeVar("T")
 

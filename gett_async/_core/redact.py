@@ -7,11 +7,11 @@ through `Secret.scrub` first, so the key never reaches ``str(exc)``, a log or a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import _validate
-from .errors import GettValidationError
+from ..errors import GettValidationError
+from . import validate
 
 #: What stands in for the key wherever a server echoed it.
 REDACTED = "[REDACTED]"
@@ -35,7 +35,7 @@ class Secret:
         """Refuse a missing key, or one that is not all visible ASCII (the key is never echoed)."""
         if not self._value:
             raise GettValidationError(field, f"missing: {hint}")
-        _validate.visible_ascii(field, self._value)
+        validate.visible_ascii(field, self._value)
 
     def bearer(self) -> str:
         return f"Bearer {self._value}"
@@ -63,3 +63,32 @@ class RedactedHeaders(dict[str, str]):
     def __repr__(self) -> str:
         return repr({k: ("Bearer ***" if k == "Authorization" else v) for k, v in self.items()})
 
+
+
+class Headers(Mapping[str, str]):
+    """Response headers after scrubbing: case-insensitive, like the originals."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, pairs: Mapping[str, str]) -> None:
+        self._items = {name.lower(): (name, value) for name, value in pairs.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({dict(self.items())!r})"
+
+
+def scrub_headers(headers: Mapping[str, str], secret: Secret) -> Mapping[str, str]:
+    """``headers``, or a scrubbed copy if a server echoed the key into any of them."""
+    scrub = secret.scrub
+    if all(scrub(name) is name and scrub(value) is value for name, value in headers.items()):
+        return headers
+    return Headers({scrub(name): scrub(value) for name, value in headers.items()})

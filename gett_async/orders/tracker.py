@@ -9,23 +9,35 @@ order, so a later call is always checked against the real outcome of the earlier
 from __future__ import annotations
 
 import asyncio
-import time
+import collections
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
-from . import _serde, _validate, lifecycle
-from ._session import ApiRequest
-from .errors import GettValidationError
-from .resources._base import Receipt, Timeout
-from .resources.orders import plain_body, status_update_request
+from .._core import lifecycle, serde, validate
+from .._core.updates import Update, parse_update
+from .._core.wire import NOT_GIVEN
+from ..errors import GettValidationError
+from ..resources._base import Receipt, Retries, Timeout
 
-if TYPE_CHECKING:
-    from .client import GettClient
-    from .resources.orders import Orders
+
+class UpdateSender(Protocol):
+    """What a tracker (and a stream) needs to send: ``gett.orders`` is one."""
+
+    async def send_update(
+        self, update: Update, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> Receipt:
+        """Send an update the lifecycle accepted; raise GettError if Gett did not take it."""
+
+
+class HasOrders(Protocol):
+    """A client: something with an ``orders`` sender."""
+
+    @property
+    def orders(self) -> UpdateSender: ...
 
 #: How many acknowledged updates a tracker remembers (ETA changes can repeat without end).
 HISTORY_LIMIT = 64
@@ -48,11 +60,11 @@ class OrderTracker:
     forbids; see `gett_async.lifecycle`.
     """
 
-    __slots__ = ("_eta", "_history", "_lock", "_order_id", "_orders", "_path", "_position", "_status", "strict")
+    __slots__ = ("_eta", "_history", "_lock", "_order_id", "_position", "_sender", "_status", "strict")
 
     def __init__(
         self,
-        orders: Orders,
+        sender: UpdateSender,
         order_id: str | uuid.UUID,
         *,
         status: str = "pending",
@@ -61,39 +73,16 @@ class OrderTracker:
         estimated_ready_at: datetime | None = None,
         history: Iterable[HistoryEntry] = (),
     ) -> None:
-        self._orders = orders
-        self._order_id = _validate.uuid_id("order_id", order_id)
+        self._sender = sender
+        self._order_id = validate.uuid_id("order_id", order_id)
         status_value = _position_value("status", status, lifecycle.OPEN_STATUSES)
         state_value = _position_value("state", state, ("open", *lifecycle.CLOSED_STATES))
         self._status = status_value
         self._position = status_value if state_value == "open" else state_value
-        self._eta = None if estimated_ready_at is None else _validate.aware("estimated_ready_at", estimated_ready_at)
+        self._eta = None if estimated_ready_at is None else validate.aware("estimated_ready_at", estimated_ready_at)
         self.strict = strict
-        # (position, unix time, eta, reason): HistoryEntry objects are built only when read. A
-        # list, not a deque(maxlen): an empty deque costs 760 bytes, and a stream holds a
-        # tracker for every order it has events queued for.
-        self._history: list[tuple[str, float, datetime | None, str | None]] = [
-            (e.position, e.at.timestamp(), e.estimated_ready_at, e.cancel_reason)
-            for e in tuple(history)[-HISTORY_LIMIT:]
-        ]
-        self._path: str | None = None
-        self._lock: asyncio.Lock | None = None  # made on first use: streams never need it
-
-    @classmethod
-    def resume(
-        cls, orders: Orders, order_id: str, status: str, estimated_ready_at: datetime | None, strict: bool
-    ) -> OrderTracker:
-        """An open tracker from values this package validated before (no checks, no history)."""
-        tracker = cls.__new__(cls)
-        tracker._orders = orders
-        tracker._order_id = order_id
-        tracker._status = tracker._position = status
-        tracker._eta = estimated_ready_at
-        tracker.strict = strict
-        tracker._history = []
-        tracker._path = None
-        tracker._lock = None
-        return tracker
+        self._history: collections.deque[HistoryEntry] = collections.deque(history, maxlen=HISTORY_LIMIT)
+        self._lock = asyncio.Lock()
 
     # -- what Gett has acknowledged ------------------------------------------------------
 
@@ -127,16 +116,15 @@ class OrderTracker:
     @property
     def history(self) -> tuple[HistoryEntry, ...]:
         """Acknowledged updates, oldest first (the last `HISTORY_LIMIT`)."""
-        return tuple(
-            HistoryEntry(position, datetime.fromtimestamp(at, timezone.utc), eta, reason)
-            for position, at, eta, reason in self._history
-        )
+        return tuple(self._history)
 
     def allowed_next(self) -> tuple[str, ...]:
         """Positions one update can reach from here (respecting ``strict``)."""
         return lifecycle.allowed_next(self._position, strict=self.strict)
 
-    def can(self, target: str, *, estimated_ready_at: datetime | None = None, cancel_reason: str | None = None) -> bool:
+    def can(
+        self, target: str, *, estimated_ready_at: datetime | None = None, cancel_reason: str | None = None
+    ) -> bool:
         """True when `advance`/`complete`/`cancel` to ``target`` would be sent."""
         try:
             self.prepare(target, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason)
@@ -150,7 +138,12 @@ class OrderTracker:
     # -- moves ---------------------------------------------------------------------------
 
     async def advance(
-        self, status: str, *, estimated_ready_at: datetime | None = None, timeout: Timeout = None
+        self,
+        status: str,
+        *,
+        estimated_ready_at: datetime | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> Receipt:
         """Move to a later progress status (or restate the current one with a new ETA).
 
@@ -158,22 +151,24 @@ class OrderTracker:
         strict, anything after a close, the current status without a new ETA; a naive ETA
         (GettValidationError).
         """
-        return await self._move(str(status), estimated_ready_at, None, timeout)
+        return await self._move(str(status), estimated_ready_at, None, timeout, max_retries)
 
-    async def complete(self, *, timeout: Timeout = None) -> Receipt:
+    async def complete(self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN) -> Receipt:
         """Close as completed. Refuses (nothing sent) unless the order is ``ready`` or ``inTransit``."""
-        return await self._move("completed", None, None, timeout)
+        return await self._move("completed", None, None, timeout, max_retries)
 
-    async def cancel(self, reason: str, *, timeout: Timeout = None) -> Receipt:
+    async def cancel(self, reason: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN) -> Receipt:
         """Close as cancelled, from any open status. Refuses a blank or oversized reason and a closed order."""
-        return await self._move("cancelled", None, reason, timeout)
+        return await self._move("cancelled", None, reason, timeout, max_retries)
 
-    async def update_eta(self, when: datetime, *, timeout: Timeout = None) -> Receipt:
+    async def update_eta(
+        self, when: datetime, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> Receipt:
         """Send a new estimated ready time for the current status.
 
         Refuses while ``pending`` or closed, the same ETA again, and a naive datetime.
         """
-        return await self._move(None, when, None, timeout)
+        return await self._move(None, when, None, timeout, max_retries)
 
     async def confirm(self, *, estimated_ready_at: datetime | None = None) -> Receipt:
         """``advance("confirmed")``; refuses what `advance` refuses."""
@@ -191,58 +186,57 @@ class OrderTracker:
         """``advance("inTransit")``; refuses what `advance` refuses."""
         return await self.advance("inTransit", estimated_ready_at=estimated_ready_at)
 
-    async def _move(self, target: str | None, eta: datetime | None, reason: str | None, timeout: Timeout) -> Receipt:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+    async def _move(
+        self, target: str | None, eta: datetime | None, reason: str | None, timeout: Timeout, max_retries: Retries
+    ) -> Receipt:
         async with self._lock:  # one call at a time, in call order, against the real state
-            request = self.prepare(target, estimated_ready_at=eta, cancel_reason=reason)
-            receipt = Receipt.of(await self._orders._send(request, timeout))
-            self.acknowledge(target, eta, reason)
+            update = self.prepare(target, estimated_ready_at=eta, cancel_reason=reason)
+            receipt = await self._sender.send_update(update, timeout=timeout, max_retries=max_retries)
+            self.acknowledge(update)
             return receipt
 
     # -- the two halves of a move, also used by the stream ---------------------------------
 
     def prepare(
-        self, target: str | None, *, estimated_ready_at: datetime | None = None, cancel_reason: str | None = None
-    ) -> ApiRequest:
-        """Check a move against the acknowledged state and build its request (no I/O).
+        self, target: str | None, *, estimated_ready_at: object = None, cancel_reason: object = None
+    ) -> Update:
+        """Check a move against the acknowledged state and return the update to send (no I/O).
 
-        ``target`` None means an ETA change at the current status. Raises
-        IllegalTransitionError / GettValidationError for anything that must not be sent.
+        ``target`` is a position (a status, ``completed`` or ``cancelled``), or None for an ETA
+        change at the current status. Raises IllegalTransitionError / GettValidationError for
+        anything that must not be sent (see `parse_update` and `lifecycle.check`).
         """
-        if target is None:
-            if estimated_ready_at is None:
-                raise GettValidationError("estimated_ready_at", "an ETA update needs a time")
-            target = self._position
         eta_changed = estimated_ready_at is not None and estimated_ready_at != self._eta
-        lifecycle.check(
-            self._position, target, strict=self.strict, eta_changed=eta_changed, cancel_reason=cancel_reason
+        lifecycle.check(self._position, target or self._position, strict=self.strict, eta_changed=eta_changed)
+        closing = target is not None and lifecycle.is_closed(target)
+        update = parse_update(
+            self._order_id,
+            status=None if closing else target or self._position,
+            state=target if closing else None,
+            estimated_ready_at=estimated_ready_at,
+            cancel_reason=cancel_reason,
         )
-        if estimated_ready_at is None and cancel_reason is None:
-            # The id was validated when the tracker was made: reuse its path and the cached body.
-            if self._path is None:
-                self._path = self._orders._paths.order_status.replace("{order_id}", self._order_id)
-            return ApiRequest(
-                "POST", self._path, self._orders._paths.order_status, plain_body(target), reads_body=False
-            )
-        if lifecycle.is_closed(target):
-            return status_update_request(self._orders._paths, self._order_id, state=target, cancel_reason=cancel_reason)
-        return status_update_request(
-            self._orders._paths, self._order_id, status=target, estimated_ready_at=estimated_ready_at
-        )
+        return update
 
-    def acknowledge(self, target: str | None, estimated_ready_at: datetime | None, cancel_reason: str | None) -> None:
-        """Record a move Gett answered 2xx for (call only after `prepare` and a success)."""
-        target = self._position if target is None else target
+    def check(self, update: Update) -> Update:
+        """``update`` (already valid on its own) checked against the acknowledged state; an
+        ETA-only update becomes a restatement of the current status. Raises IllegalTransitionError."""
+        target = self._position if update.target is None else update.target
+        eta_changed = update.estimated_ready_at is not None and update.estimated_ready_at != self._eta
+        lifecycle.check(self._position, target, strict=self.strict, eta_changed=eta_changed)
+        return update if update.target is not None else attrs.evolve(update, target=target)
+
+    def acknowledge(self, update: Update) -> None:
+        """Record an update Gett answered 2xx for (call only after `prepare`/`check` and a success)."""
+        target = self._position if update.target is None else update.target
         if not lifecycle.is_closed(target):
             self._status = target
-            if estimated_ready_at is not None:
-                self._eta = estimated_ready_at
+            if update.estimated_ready_at is not None:
+                self._eta = update.estimated_ready_at
         self._position = target
-        history = self._history
-        history.append((target, time.time(), estimated_ready_at, cancel_reason))
-        if len(history) > HISTORY_LIMIT:
-            del history[0]
+        self._history.append(
+            HistoryEntry(target, datetime.now(timezone.utc), update.estimated_ready_at, update.cancel_reason)
+        )
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -258,21 +252,22 @@ class OrderTracker:
         }
 
     @classmethod
-    def restore(cls, client: GettClient | Orders, snapshot: Mapping[str, Any]) -> OrderTracker:
-        """Rebuild a tracker from `snapshot` output. Refuses a malformed snapshot."""
-        orders: Orders = client.orders if hasattr(client, "orders") else client
+    def restore(cls, client: HasOrders | UpdateSender, snapshot: Mapping[str, Any]) -> OrderTracker:
+        """Rebuild a tracker from `snapshot` output (``client`` is a GettClient or its
+        ``orders``). Refuses a malformed snapshot."""
+        sender: UpdateSender = client.orders if hasattr(client, "orders") else client
         if not isinstance(snapshot, Mapping) or "orderId" not in snapshot:
             raise GettValidationError("snapshot", "must be a mapping made by OrderTracker.snapshot()")
         try:
             eta = snapshot.get("estimatedReadyAt")
-            history = tuple(_serde.converter.structure(e, HistoryEntry) for e in snapshot.get("history") or ())
+            history = tuple(serde.converter.structure(e, HistoryEntry) for e in snapshot.get("history") or ())
             return cls(
-                orders,
+                sender,
                 snapshot["orderId"],
                 status=snapshot.get("status", "pending"),
                 state=snapshot.get("state", "open"),
                 strict=_flag(snapshot.get("strict", False)),
-                estimated_ready_at=None if eta is None else _serde.parse_datetime(eta),
+                estimated_ready_at=None if eta is None else serde.parse_datetime(eta),
                 history=history,
             )
         except GettValidationError:

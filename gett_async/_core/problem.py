@@ -1,7 +1,9 @@
-"""Reading what Gett says back: RFC 9457 problem bodies and server-supplied waits (no I/O).
+"""Reading what Gett says back: answers, RFC 9457 problem bodies, server-supplied numbers (no I/O).
 
-Everything a server sends is untrusted input: a member of the wrong type is dropped (never
-raised), and a wait must be a finite number of seconds to count at all.
+`decipher_response` is the one place an answer becomes a result or a typed error (the
+shape of gidgethub's ``sansio.decipher_response``). Everything a server sends is untrusted
+input: the client's key is scrubbed from it first, a member of the wrong type is dropped
+(never raised), and a wait must be a finite number of seconds to count at all.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .models import Problem
+import attrs
+
+from ..errors import APIError, error_class_for
+from ..models import Problem
+from .redact import Secret, scrub_headers
+from .wire import ApiRequest, ApiResponse
 
 #: Problem members this SDK models, by wire name; every other member goes to ``Problem.extra``.
 _MEMBERS = (
@@ -92,3 +99,59 @@ def _text(value: Any) -> str | None:
 
 def _whole(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+_REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def decipher_response(request: ApiRequest, response: ApiResponse, secret: Secret) -> ApiResponse | APIError:
+    """A 2xx answer (its headers scrubbed of the key), or the typed error for any other status.
+
+    Any error body (or none) still gives the right class; everything taken from the answer
+    has the key replaced by ``[REDACTED]``, including a JSON-escaped copy in the raw body.
+    """
+    headers = scrub_headers(response.headers, secret)
+    if response.status < 300:
+        return response if headers is response.headers else attrs.evolve(response, headers=headers)
+    data = parse_json_object(response.body)
+    clean = secret.scrub(data) if data is not None else None
+    problem = problem_from(clean) if clean is not None else None
+    raw: bytes = secret.scrub(response.body)
+    if clean is not None and raw == response.body and clean != data:
+        raw = json.dumps(clean).encode()  # the key was in the body JSON-escaped: keep the scrubbed form
+    status = response.status
+    detail = problem.detail if problem else None
+    title = (problem.title if problem else None) or _REASONS.get(status, "HTTP error")
+    code = problem.error_code if problem else None
+    retry_after = problem.retry_after if problem else None
+    if retry_after is None:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+    request_id = (problem.request_id if problem else None) or headers.get("X-Request-Id")
+    message = f"{request.method} {request.template} -> {status} {title}"
+    if code:
+        message += f" [{code}]"
+    if detail:
+        message += f": {detail}"
+    if request_id:
+        message += f" (request_id={request_id})"
+    return error_class_for(status)(
+        message,
+        status=status,
+        error_code=code,
+        category=problem.error_category if problem else None,
+        retryable=problem.retryable if problem else None,
+        retry_after=retry_after,
+        request_id=request_id,
+        detail=detail,
+        errors=problem.errors if problem else (),
+        method=request.method,
+        path=request.template,
+        problem=problem,
+        headers=headers,
+        body=raw,
+    )

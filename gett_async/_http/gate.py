@@ -5,32 +5,23 @@ production) and reports ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` (a Uni
 The gate keeps one account per request class (``"read"`` for GET, ``"write"`` otherwise).
 
 `RateLimitGate` is the interface: a replacement (for example one backed by Redis, shared
-by many processes) implements `acquire` and `settle` and is passed as ``GettClient(gate=...)``;
-it may also offer ``try_acquire(kind) -> bool``, a synchronous fast path the session manager
-calls first (awaiting `acquire` only when it returns False).
+by many processes) implements `acquire` and `settle` and is passed as ``GettClient(gate=...)``.
+The window arithmetic itself is pure and lives in `gett_async._core.ratelimit`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
-import attrs
-
-from . import _validate
-from ._problem import server_number
-from .errors import RateLimitError
+from .._core import validate
+from .._core.ratelimit import RateWindow
+from ..errors import RateLimitError
 
 READ = "read"
 WRITE = "write"
-
-#: The longest any server value may pause a request class: Gett's documented limits are per
-#: minute, so a ``retryAfter``, ``Retry-After`` or ``X-RateLimit-Reset`` further away than one
-#: window is taken as one window (the call that got it fails fast; later calls are not stuck).
-MAX_SERVER_PAUSE = 60.0
 
 
 class RateLimitGate(Protocol):
@@ -41,16 +32,6 @@ class RateLimitGate(Protocol):
 
     def settle(self, kind: str, headers: Mapping[str, str] | None, retry_after: float | None) -> None:
         """Called exactly once per `acquire`, when the attempt ends (``headers`` None: no answer)."""
-
-
-@attrs.define(slots=True)
-class _Account:
-    per_minute: int | None
-    in_flight: int = 0
-    budget: int | None = None  # requests we may still start in this window; None: unknown
-    reset_at: float = 0.0  # Unix time the server's window ends
-    limit_seen: int | None = None  # the largest window we have seen, to restart with
-    sent: collections.deque[float] = attrs.field(factory=collections.deque)
 
 
 class HeaderRateLimitGate:
@@ -82,9 +63,9 @@ class HeaderRateLimitGate:
     ) -> None:
         for name, value in (("reads_per_minute", reads_per_minute), ("writes_per_minute", writes_per_minute)):
             if value is not None:
-                _validate.whole(name, value, minimum=1)
-        self._accounts = {READ: _Account(reads_per_minute), WRITE: _Account(writes_per_minute)}
-        self.max_wait = None if max_wait is None else _validate.seconds("max_wait", max_wait, allow_zero=True)
+                validate.whole(name, value, minimum=1)
+        self._accounts = {READ: RateWindow(reads_per_minute), WRITE: RateWindow(writes_per_minute)}
+        self.max_wait = None if max_wait is None else validate.seconds("max_wait", max_wait, allow_zero=True)
         self._clock = clock
         self._sleep = sleep
 
@@ -99,23 +80,14 @@ class HeaderRateLimitGate:
 
     def paused_for(self, kind: str) -> float:
         """Seconds a new request of ``kind`` would wait now (0 when it may start at once)."""
-        return self._wait(self._accounts[kind], self._clock())
-
-    def try_acquire(self, kind: str) -> bool:
-        """Take room for one request of ``kind`` if there is some now (no waiting)."""
-        account = self._accounts[kind]
-        now = self._clock()
-        if self._wait(account, now) > 0:
-            return False
-        self._take(account, now)
-        return True
+        return self._accounts[kind].wait(self._clock())
 
     async def acquire(self, kind: str) -> None:
         """Wait for room; a wait longer than ``max_wait`` fails at once with RateLimitError."""
         account = self._accounts[kind]
         while True:
             now = self._clock()
-            wait = self._wait(account, now)
+            wait = account.wait(now)
             if wait <= 0:
                 break
             if self.max_wait is not None and wait > self.max_wait:
@@ -126,50 +98,8 @@ class HeaderRateLimitGate:
                     retry_after=wait,
                 )
             await self._sleep(wait)
-        self._take(account, now)
-
-    @staticmethod
-    def _take(account: _Account, now: float) -> None:
-        if account.budget is not None:
-            account.budget -= 1
-        if account.per_minute is not None:
-            account.sent.append(now)
-        account.in_flight += 1
-
-    def _wait(self, account: _Account, now: float) -> float:
-        if account.budget is not None and account.budget <= 0:
-            if now < account.reset_at:
-                return account.reset_at - now
-            account.budget = account.limit_seen  # a new window: start from what we learned
-        if account.per_minute is not None:
-            while account.sent and now - account.sent[0] >= 60.0:
-                account.sent.popleft()
-            if len(account.sent) >= account.per_minute:
-                return account.sent[0] + 60.0 - now
-        return 0.0
+        account.take(now)
 
     def settle(self, kind: str, headers: Mapping[str, str] | None, retry_after: float | None) -> None:
-        account = self._accounts[kind]
-        account.in_flight -= 1
-        now = self._clock()
-        if retry_after is not None and retry_after > 0:
-            account.budget = 0
-            account.reset_at = max(account.reset_at, now + min(retry_after, MAX_SERVER_PAUSE))
-        if not headers:
-            return
-        remaining = server_number(headers.get("X-RateLimit-Remaining"))
-        reset = server_number(headers.get("X-RateLimit-Reset"))
-        if remaining is None:
-            return
-        if reset is not None:
-            reset = min(reset, now + MAX_SERVER_PAUSE)
-            if reset < account.reset_at and account.budget is not None and retry_after is None:
-                return  # an answer from a window that has already ended
-            account.reset_at = max(account.reset_at, reset)
-        window = int(remaining) + 1
-        if account.limit_seen is None or window > account.limit_seen:
-            account.limit_seen = window
-        account.budget = int(remaining) - account.in_flight
-        if retry_after is not None and retry_after > 0:
-            account.budget = min(account.budget, 0)
-
+        """Learn from the answer of an attempt this gate let through (see `RateWindow.settle`)."""
+        self._accounts[kind].settle(self._clock(), headers, retry_after)

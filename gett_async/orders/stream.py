@@ -37,18 +37,16 @@ import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 import attrs
 
-from . import _serde, _validate, lifecycle
-from .errors import GettError, GettValidationError, IllegalTransitionError
-from .models.enums import WireEnum
-from .tracker import OrderTracker
-
-if TYPE_CHECKING:
-    from ._session import ApiRequest, ApiResponse
-    from .resources.orders import Orders
+from .._core import lifecycle, validate
+from .._core.updates import WIRE_FIELDS, Update, parse_update
+from ..errors import GettError, GettValidationError, IllegalTransitionError
+from ..models.enums import WireEnum
+from ..resources._base import Receipt
+from .tracker import OrderTracker, UpdateSender
 
 logger = logging.getLogger("gett_async")
 
@@ -140,10 +138,11 @@ class StreamSummary:
 class _Item:
     event: Any
     index: int
-    order_id: str
-    target: str | None  # None: an ETA-only update
-    eta: datetime | None
-    reason: str | None
+    update: Update
+
+    @property
+    def order_id(self) -> str:
+        return self.update.order_id
 
 
 @attrs.define(slots=True)
@@ -159,56 +158,31 @@ class _Slot:
 #: tracked by the garbage collector, so thousands of open orders add nothing to its sweeps.
 _Parked = tuple[str, "datetime | None", bool]
 
-#: A launched event: its order's slot, the event, and the request built for it.
-_Job = tuple[_Slot, _Item, "ApiRequest"]
+#: A launched event: its order's slot, the event, and the update checked for it.
+_Job = tuple[_Slot, _Item, Update]
 
 
-def parse_event(event: object) -> tuple[str, str | None, datetime | None, str | None]:
-    """(order_id, target position or None for ETA-only, eta, reason) of an event.
+def parse_event(event: object) -> Update:
+    """The update an event asks for, validated on its own (see `parse_update`).
 
-    Refuses (GettValidationError): unknown mapping keys, a non-UUID order id, unknown or
-    forbidden status/state values, a status with a closing state, an event that asks for
-    nothing, a naive or unparseable ETA, a reason without a cancel, oversized text.
+    Refuses (GettValidationError): an event that is neither an `OrderEvent` nor a mapping,
+    unknown mapping keys, and everything `parse_update` refuses (named by wire keys for mappings).
     """
-    order_id: object
-    eta: object
-    reason: object
     if isinstance(event, OrderEvent):
-        order_id, status, state = event.order_id, event.status, event.state
-        eta, reason = event.estimated_ready_at, event.cancel_reason
-    elif isinstance(event, Mapping):
+        return parse_update(
+            event.order_id, status=event.status, state=event.state,
+            estimated_ready_at=event.estimated_ready_at, cancel_reason=event.cancel_reason,
+        )
+    if isinstance(event, Mapping):
         if not WIRE_KEYS.issuperset(event):
             unknown = set(event) - WIRE_KEYS
             raise GettValidationError("event", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
-        order_id, status, state = event.get("orderId"), event.get("status"), event.get("state")
-        eta, reason = event.get("estimatedReadyAt"), event.get("cancelReason")
-        if isinstance(eta, str):
-            if not _has_offset(eta):
-                raise GettValidationError("estimatedReadyAt", "needs a UTC offset or Z (naive times are ambiguous)")
-            raw_eta = eta
-            try:
-                eta = _serde.parse_datetime(raw_eta)
-            except ValueError:
-                raise GettValidationError("estimatedReadyAt", f"is not an RFC 3339 time: {raw_eta[:40]!r}") from None
-    else:
-        raise GettValidationError("event", f"must be an OrderEvent or a mapping, got {type(event).__name__}")
-    oid = _validate.uuid_id("orderId", order_id)
-    target = lifecycle.target_of(status, state)
-    when = None if eta is None else _validate.aware("estimatedReadyAt", eta)
-    if when is not None and target is not None and lifecycle.is_closed(target):
-        raise GettValidationError("estimatedReadyAt", "goes with a progress status, not with closing an order")
-    text = None
-    if reason is not None:
-        if target != "cancelled":
-            raise GettValidationError("cancelReason", "is only sent with state='cancelled'")
-        text = _validate.text("cancelReason", reason)
-    if target is None and when is None:
-        raise GettValidationError("event", "asks for nothing: give a status, a state or an estimatedReadyAt")
-    return oid, target, when, text
-
-
-def _has_offset(text: str) -> bool:
-    return text.endswith(("Z", "z")) or (len(text) > 19 and text[-6] in "+-" and text[-3] == ":")
+        return parse_update(
+            event.get("orderId"), status=event.get("status"), state=event.get("state"),
+            estimated_ready_at=event.get("estimatedReadyAt"), cancel_reason=event.get("cancelReason"),
+            fields=WIRE_FIELDS,
+        )
+    raise GettValidationError("event", f"must be an OrderEvent or a mapping, got {type(event).__name__}")
 
 
 def _as_int(order_id: str) -> int:
@@ -250,7 +224,7 @@ class OrderStream:
 
     def __init__(
         self,
-        orders: Orders,
+        orders: UpdateSender,
         events: Events,
         *,
         concurrency: int = 16,
@@ -259,7 +233,7 @@ class OrderStream:
         buffer: int | None = None,
         closed_memory: int = 50_000,
     ) -> None:
-        self.concurrency = _validate.whole("concurrency", concurrency, minimum=1)
+        self.concurrency = validate.whole("concurrency", concurrency, minimum=1)
         self.buffer = buffer if buffer is not None else max(64, 4 * concurrency)
         if not isinstance(self.buffer, int) or self.buffer < concurrency:
             raise GettValidationError("buffer", f"must be at least concurrency ({concurrency}), got {self.buffer!r}")
@@ -273,7 +247,7 @@ class OrderStream:
             self._sync_it = iter(events)
         self._seeds: dict[str, Mapping[str, Any] | OrderTracker] = {}
         for seed in snapshots or ():
-            key = seed.order_id if isinstance(seed, OrderTracker) else _validate.uuid_id("orderId", seed.get("orderId"))
+            key = seed.order_id if isinstance(seed, OrderTracker) else validate.uuid_id("orderId", seed.get("orderId"))
             self._seeds[key] = seed
         self._ref = weakref.ref(self)  # what tasks and callbacks hold, so a dropped stream can be collected
         self._slots: dict[str, _Slot] = {}  # orders with an event queued or in flight
@@ -296,7 +270,7 @@ class OrderStream:
         self._stopped = False
         self.max_held = 0  # the most events held at once, for tests and tuning
         self.source_error: BaseException | None = None  # what the caller's async input raised, if it did
-        connections = getattr(orders._transport, "_max_connections", None)
+        connections = getattr(orders, "connection_limit", None)
         if connections is not None and concurrency > connections:
             logger.warning(
                 "stream concurrency %d exceeds the client's max_connections %d; requests will queue for the pool",
@@ -375,7 +349,7 @@ class OrderStream:
         it was given but never needed."""
         active = [slot.tracker.snapshot() for slot in self._slots.values() if not slot.tracker.is_closed]
         parked = [
-            OrderTracker.resume(self._orders, order_id, status, eta, strict).snapshot()
+            OrderTracker(self._orders, order_id, status=status, estimated_ready_at=eta, strict=strict).snapshot()
             for order_id, (status, eta, strict) in self._parked.items()
         ]
         # Seeds whose orders never came up are handed back as they were: a service that stores
@@ -439,18 +413,20 @@ class OrderStream:
         if self._held > self.max_held:
             self.max_held = self._held
         try:
-            order_id, target, eta, reason = parse_event(event)
+            update = parse_event(event)
         except GettValidationError as exc:
             raw = event.get("orderId") if isinstance(event, Mapping) else getattr(event, "order_id", None)
             self._emit(UpdateOutcome(event, OutcomeKind.REFUSED, index, raw if isinstance(raw, str) else None, exc))
             return
-        item = _Item(event, index, order_id, target, eta, reason)
+        order_id, target = update.order_id, update.target
+        item = _Item(event, index, update)
         slots = self._slots
         slot = slots.get(order_id)
         if slot is None:
             parked = self._parked.pop(order_id, None) if self._parked else None
             if parked is not None:
-                slot = _Slot(OrderTracker.resume(self._orders, order_id, *parked))
+                status, eta, strict = parked
+                slot = _Slot(OrderTracker(self._orders, order_id, status=status, estimated_ready_at=eta, strict=strict))
             else:
                 closed = self._closed_ids.get(order_id)
                 if closed is not None:
@@ -464,7 +440,7 @@ class OrderStream:
                     return
             slots[order_id] = slot
         queue = slot.queue
-        if target is None and queue and queue[-1].target is None:
+        if target is None and queue and queue[-1].update.target is None:
             # Two ETA-only updates waiting in a row: only the newer one is worth a write.
             older = queue.pop()
             self._emit(UpdateOutcome(older.event, OutcomeKind.SUPERSEDED, older.index, order_id))
@@ -476,8 +452,8 @@ class OrderStream:
     def _slot_for(self, order_id: str) -> _Slot:
         """A new order's slot: a tracker at ``pending``, or from its seed."""
         seed = self._seeds.pop(order_id, None) if self._seeds else None
-        if seed is None:  # the id was validated by parse_event: no need to check it again
-            return _Slot(OrderTracker.resume(self._orders, order_id, "pending", None, self.strict))
+        if seed is None:
+            return _Slot(OrderTracker(self._orders, order_id, strict=self.strict))
         if isinstance(seed, OrderTracker):  # the caller's own object: keep moving that one
             seed.strict = self.strict or seed.strict
             return _Slot(seed, owned=False)
@@ -492,26 +468,26 @@ class OrderStream:
             slot.scheduled = False
             item = slot.queue.pop(0)
             try:
-                request = slot.tracker.prepare(item.target, estimated_ready_at=item.eta, cancel_reason=item.reason)
+                update = slot.tracker.check(item.update)
             except Exception as exc:  # refused, or (a bug) failed: an outcome either way, never lost
                 kind = OutcomeKind.REFUSED if isinstance(exc, GettValidationError) else OutcomeKind.FAILED
                 self._emit(UpdateOutcome(item.event, kind, item.index, item.order_id, exc))
                 self._settle(slot)
                 continue
             slot.busy = True
-            return slot, item, request
+            return slot, item, update
         return None
 
     def _launch(self, job: _Job) -> None:
         # The lane holds the stream only weakly, so a consumer that drops the stream (e.g.
         # breaks out of ``async for``) lets ``__del__`` cancel what is in flight.
         holder: list[_Job | None] = [job]
-        task = asyncio.get_running_loop().create_task(_lane(self._ref, self._orders._send, holder))
+        task = asyncio.get_running_loop().create_task(_lane(self._ref, self._orders.send_update, holder))
         self._tasks[task] = holder
         task.add_done_callback(self._lane_done)
 
     def _finish(
-        self, slot: _Slot, item: _Item, attempts: int, failure: BaseException | None, latency: float
+        self, slot: _Slot, item: _Item, update: Update, attempts: int, failure: BaseException | None, latency: float
     ) -> _Job | None:
         """Record one answered event; return the lane's next job, if it may take one.
 
@@ -523,7 +499,7 @@ class OrderStream:
         """
         slot.busy = False
         if failure is None:
-            slot.tracker.acknowledge(item.target, item.eta, item.reason)
+            slot.tracker.acknowledge(update)
             kind = OutcomeKind.SENT
         else:
             kind = OutcomeKind.FAILED
@@ -561,15 +537,14 @@ class OrderStream:
                 slot.scheduled = True
                 self._ready.append(slot)
         elif not slot.busy:
-            # The tracker's fields are read directly: this runs once per event.
             tracker = slot.tracker
-            order_id, position = tracker._order_id, tracker._position
+            order_id, position = tracker.order_id, tracker.position
             if position in lifecycle.CLOSED_STATES:
                 del self._slots[order_id]
                 self._closed_ids.add(order_id, position)
             elif slot.owned:
                 del self._slots[order_id]
-                self._parked[order_id] = (tracker._status, tracker._eta, tracker.strict)
+                self._parked[order_id] = (tracker.status, tracker.estimated_ready_at, tracker.strict)
 
     def _emit(self, outcome: UpdateOutcome) -> None:
         self._outcomes.append(outcome)
@@ -577,20 +552,20 @@ class OrderStream:
 
 
 async def _lane(
-    ref: weakref.ref[OrderStream], send: Callable[..., Awaitable[ApiResponse]], holder: list[_Job | None]
+    ref: weakref.ref[OrderStream], send: Callable[[Update], Awaitable[Receipt]], holder: list[_Job | None]
 ) -> None:
     """Send the job in ``holder``, hand its result to the stream, and go on with the next job
     the stream gives (kept in ``holder`` while it is sent). A failure is an outcome, never
     raised; the stream is held only between sends."""
     job = holder[0]
     assert job is not None
-    slot, item, request = job
+    slot, item, update = job
     clock = time.perf_counter
     while True:
         started = clock()
         failure: BaseException | None = None
         try:
-            attempts = (await send(request, None)).attempts
+            attempts = (await send(update)).attempts
         except Exception as exc:  # never let one event kill the stream (a cancel passes through)
             attempts, failure = getattr(exc, "attempts", 1), exc
         latency = clock() - started
@@ -598,12 +573,12 @@ async def _lane(
         if stream is None:
             return
         holder[0] = None  # answered: from here on the stream records it
-        following = stream._finish(slot, item, attempts, failure, latency)
+        following = stream._finish(slot, item, update, attempts, failure, latency)
         del stream
         if following is None:
             return
         holder[0] = following
-        slot, item, request = following
+        slot, item, update = following
 
 
 def _lane_done(ref: weakref.ref[OrderStream], task: asyncio.Task[Any]) -> None:
@@ -618,12 +593,12 @@ def _pulled(ref: weakref.ref[OrderStream], future: asyncio.Future[EventLike]) ->
         stream._on_pulled(future)
 
 
-def stream_updates(orders: Orders, events: Events, **options: Any) -> OrderStream:
+def stream_updates(orders: UpdateSender, events: Events, **options: Any) -> OrderStream:
     """``gett.orders.stream``: see `OrderStream`."""
     return OrderStream(orders, events, **options)
 
 
-async def send_all(orders: Orders, events: Events, *, keep: int = 1000, **options: Any) -> StreamSummary:
+async def send_all(orders: UpdateSender, events: Events, *, keep: int = 1000, **options: Any) -> StreamSummary:
     """Stream every event; return counts per kind, the first ``keep`` failures and refusals,
     and ``source_error`` if the events iterable raised (then ``ok`` is False)."""
     summary = StreamSummary(keep=keep)

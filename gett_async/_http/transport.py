@@ -1,0 +1,169 @@
+"""`AiohttpTransport`: the default transport, and the only code that sends with aiohttp.
+
+It does one attempt per `send`: one pooled (or the caller's own) ``aiohttp.ClientSession``,
+the attempt's timeout, and bounded reads. It knows nothing of keys, retries or the gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Sequence
+
+import aiohttp
+
+from .._core.wire import ApiRequest, ApiResponse, Timeout
+from ..errors import APIConnectionError, APITimeoutError, GettError
+
+#: The most of an error body kept (``APIError.body``); a longer one is cut and its connection closed.
+MAX_ERROR_BODY = 1024 * 1024
+#: The most of a success body read when the SDK parses it (store lists, onboarding objects).
+MAX_BODY = 16 * 1024 * 1024
+#: Of a success body the SDK does not use (order updates, catalog notifications), at most this
+#: much is read to keep the connection reusable; a longer one closes the connection instead.
+MAX_UNUSED_BODY = 64 * 1024
+
+
+class AiohttpTransport:
+    """Sends `ApiRequest` to ``base_url`` with aiohttp, one attempt per `send`.
+
+    Owns a pooled session of ``max_connections`` connections, made on first use in the
+    running loop, or uses the caller's own ``session`` as is (never closed here). A client
+    belongs to one event loop: use from another raises GettError at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = 100,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+        self._trace_configs = list(trace_configs or ())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _bind(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise GettError(
+                "this GettClient belongs to another event loop; create one client per loop "
+                "(a session cannot move between loops)"
+            )
+        if self._closed:
+            raise GettError("this GettClient is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=self.max_connections, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=self._trace_configs or None, auto_decompress=True
+            )
+        return self._session
+
+    async def open(self) -> None:
+        """Make the session now (it is otherwise made on the first request)."""
+        self._bind()
+
+    async def aclose(self) -> None:
+        """Close the session this transport made (a caller's own session stays open)."""
+        self._closed = True
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def unclosed(self) -> bool:
+        """True when this transport made a session that is still open."""
+        return self._owns_session and self._session is not None and not self._session.closed
+
+    async def send(self, request: ApiRequest, *, timeout: Timeout) -> ApiResponse:
+        """One attempt. Raises APIConnectionError / APITimeoutError when no answer arrives, and
+        GettError for a body the SDK would parse that is larger than `MAX_BODY`."""
+        session = self._bind()
+        failure: APIConnectionError | None = None
+        what = f"{request.method} {request.template}"
+        try:
+            response, whole = await self._exchange(session, request, timeout)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            failure = APITimeoutError(f"{what} timed out ({_limits(timeout)}; {type(exc).__name__})",
+                                      method=request.method, path=request.template)
+        except aiohttp.ClientError as exc:
+            failure = APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}", method=request.method,
+                                         path=request.template)
+        if failure is not None:
+            # Raised outside the except blocks so the aiohttp exception is not kept as
+            # __context__: its frames hold the request headers, the API key included.
+            raise failure
+        if response.status < 300 and request.reads_body and not whole:
+            raise GettError(
+                f"{what} -> {response.status}: the response body is larger than {MAX_BODY // (1024 * 1024)} MiB; "
+                "not read"
+            )
+        return response
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, request: ApiRequest, timeout: Timeout
+    ) -> tuple[ApiResponse, bool]:
+        """The answer, and whether its body was read whole. Its own frame, gone by the time
+        anything is raised: ``resp`` (whose repr shows the raw headers) is not kept."""
+        resp = await session.request(
+            request.method,
+            self.base_url + request.path,
+            data=request.body,
+            params=request.query,
+            headers=request.headers,
+            allow_redirects=False,
+            timeout=aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read),
+        )
+        status = resp.status
+        try:
+            body, whole = await _read_capped(resp, _body_limit(request, status))
+            if whole:
+                await resp.wait_for_close()
+            else:
+                resp.close()  # the rest is unread: the connection cannot be reused
+        finally:
+            resp.release()
+        return ApiResponse(status, resp.headers, body), whole
+
+
+def _limits(timeout: Timeout) -> str:
+    parts = [f"{name} {value:g} s" for name, value in (("total", timeout.total), ("connect", timeout.connect),
+                                                       ("read", timeout.read)) if value is not None]
+    return ", ".join(parts) or "no limit"
+
+
+def _body_limit(request: ApiRequest, status: int) -> int:
+    if status >= 300:
+        return MAX_ERROR_BODY
+    return MAX_BODY if request.reads_body else MAX_UNUSED_BODY
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """(up to ``limit`` bytes of the body, whether that was all of it)."""
+    length = resp.content_length
+    if length is not None and length <= limit:
+        return await resp.read(), True
+    chunks = bytearray()
+    while len(chunks) <= limit:
+        chunk = await resp.content.read(limit + 1 - len(chunks))
+        if not chunk:
+            return bytes(chunks), True
+        chunks += chunk
+    return bytes(chunks[:limit]), False
+
+
+def warn_unclosed(owner: object) -> None:
+    """The ResourceWarning for a client collected while its own session is open (no I/O)."""
+    warnings.warn(
+        f"unclosed GettClient {owner!r}: use 'async with GettClient(...)' or 'await client.aclose()'",
+        ResourceWarning,
+        stacklevel=2,
+        source=owner,
+    )
