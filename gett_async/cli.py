@@ -1,7 +1,9 @@
 """The ``gett-async`` command line: demo, send, replay, emulator.
 
 Every error a user can cause (a missing key, a bad order id, an unreadable file) ends as
-one line on stderr and a non-zero exit, never a traceback.
+one line on stderr and a non-zero exit, never a traceback. ``send`` and ``replay`` write to
+production only when asked to (``--live`` or ``GETT_ENVIRONMENT=production``), and name
+their target on stderr before the first write.
 """
 
 from __future__ import annotations
@@ -15,16 +17,102 @@ import os
 import re
 import stat
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+import attrs
 
 from . import _console
+from ._paths import BASE_URLS
 from ._version import __version__
 from .errors import GettError, GettValidationError
 from .stream import EventSourceError, OutcomeKind, UpdateOutcome
 
+if TYPE_CHECKING:
+    from .client import GettClient
+
+
+class UsageError(Exception):
+    """The command line, its environment or its input file is wrong (exit 2); nothing was sent."""
+
+
+# -- where send and replay write ---------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Target:
+    """Where ``send`` and ``replay`` write: ``base_url``, the Gett ``environment`` it is
+    (None for any other server) and ``chosen_by``, what chose it, for the target line."""
+
+    base_url: str
+    environment: str | None
+    chosen_by: str
+
+    @property
+    def label(self) -> str:
+        """``sandbox; no target chosen``, ``production; --live``, ``GETT_BASE_URL`` ..."""
+        return f"{self.environment}; {self.chosen_by}" if self.environment else self.chosen_by
+
+
+def resolve_target(
+    *, base_url: str | None = None, sandbox: bool = False, live: bool = False, environ: Mapping[str, str]
+) -> Target:
+    """Where to write, from the flags and the ``GETT_*`` variables of ``environ``.
+
+    GettClient's order, with flags before variables: ``--base-url``, ``--sandbox`` or
+    ``--live``, then ``GETT_BASE_URL``, then ``GETT_ENVIRONMENT``; with nothing chosen, the
+    sandbox. Unlike GettClient, production is never the default. An empty variable counts
+    as unset. Refuses (UsageError): an unknown ``GETT_ENVIRONMENT``, and ``--live`` while
+    ``GETT_BASE_URL`` or ``GETT_ENVIRONMENT=sandbox`` points elsewhere. The base URL itself
+    is checked by GettClient.
+    """
+    env_url = environ.get("GETT_BASE_URL") or None
+    env_name = environ.get("GETT_ENVIRONMENT") or None
+    if env_name is not None and env_name not in BASE_URLS:
+        # The value is not echoed: whatever sits in the environment stays out of the output.
+        raise UsageError(f"GETT_ENVIRONMENT: must be {' or '.join(BASE_URLS)} (or unset)")
+    if live:
+        # A shell set up for a test target is exactly where a production write is a mistake:
+        # --live overrides nothing, it must be the only choice that is made.
+        if env_url is not None:
+            raise UsageError("--live: conflicts with GETT_BASE_URL; unset it to write to production")
+        if env_name == "sandbox":
+            raise UsageError("--live: conflicts with GETT_ENVIRONMENT=sandbox; unset it to write to production")
+        return Target(BASE_URLS["production"], "production", "--live")
+    if base_url is not None:
+        return Target(base_url, _environment_of(base_url), "--base-url")
+    if sandbox:
+        return Target(BASE_URLS["sandbox"], "sandbox", "--sandbox")
+    if env_url is not None:
+        return Target(env_url, _environment_of(env_url), "GETT_BASE_URL")
+    if env_name is not None:
+        return Target(BASE_URLS[env_name], env_name, f"GETT_ENVIRONMENT={env_name}")
+    return Target(BASE_URLS["sandbox"], "sandbox", "no target chosen")
+
+
+def _environment_of(base_url: str) -> str | None:
+    """The Gett environment whose host ``base_url`` names, so the target line never hides production."""
+    try:
+        host = (urlsplit(base_url).hostname or "").rstrip(".")
+    except ValueError:  # refused by GettClient a moment later, with its reason
+        return None
+    return next((name for name, url in BASE_URLS.items() if urlsplit(url).hostname == host), None)
+
+
 EXIT_OK, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 2
+
+
+_TARGET_HELP = """\
+target (the first that applies; a flag wins over an environment variable):
+  --base-url URL, --sandbox or --live
+  GETT_BASE_URL, then GETT_ENVIRONMENT (production or sandbox)
+  nothing chosen: the sandbox, never production
+--live conflicts with GETT_BASE_URL and with GETT_ENVIRONMENT=sandbox (a usage error):
+it never overrides a shell set up for another target. The target is printed on stderr
+before the first write. The key is read only from GETT_API_KEY and never printed."""
+
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,12 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     target = _Parser(add_help=False)
     where = target.add_mutually_exclusive_group()
-    where.add_argument("--sandbox", action="store_true", help="Gett's sandbox instead of production")
+    where.add_argument("--sandbox", action="store_true", help="Gett's sandbox (also where nothing chosen writes)")
+    where.add_argument("--live", action="store_true", help="Gett's production: live orders")
     where.add_argument("--base-url", help="another server, e.g. a running emulator (http:// only on loopback)")
 
     send = sub.add_parser(
         "send", parents=[target], help="send one order update (key from GETT_API_KEY)",
         description="Send one order update. The API key comes from the GETT_API_KEY environment variable.",
+        epilog=_TARGET_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument("order_id", help="the Gett order id (a UUID)")
     what = send.add_mutually_exclusive_group(required=True)
@@ -71,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
             "cancelReason), one per line. Exit 0 when every event was sent or superseded, 1 when any was "
             "refused or malformed, 2 when any failed after retries."
         ),
+        epilog=_TARGET_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replay.add_argument("file", help="a .jsonl file, or - for standard input")
     replay.add_argument("--out", help="write one outcome per input line here (JSON lines)")
@@ -103,9 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gett-async: interrupted", file=sys.stderr)
         return 130
-    except (GettError, OSError) as exc:
+    except (GettError, UsageError, OSError) as exc:
         print(f"gett-async: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED if not isinstance(exc, GettValidationError) else EXIT_USAGE
+        return EXIT_USAGE if isinstance(exc, (GettValidationError, UsageError)) else EXIT_FAILED
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -123,14 +216,19 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return await _emulator(args)
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace) -> GettClient:
+    """A client for the chosen target, named on stderr; refuses what `resolve_target` and GettClient do."""
     from .client import GettClient
 
+    target = resolve_target(base_url=args.base_url, sandbox=args.sandbox, live=args.live, environ=os.environ)
     if not os.environ.get("GETT_API_KEY"):
         raise GettValidationError("GETT_API_KEY", "is not set; export your API key (it is never read from arguments)")
-    if args.base_url:
-        return GettClient(base_url=args.base_url)
-    return GettClient(environment="sandbox" if args.sandbox else "production")
+    # base_url= always, so GettClient writes exactly where the line below says, never
+    # re-reading GETT_BASE_URL itself; environment= keeps its repr honest.
+    client = GettClient(base_url=target.base_url, environment=target.environment)
+    # GettClient has checked the URL by now: it carries no credentials, query or fragment.
+    print(f"gett-async: target {client.base_url} ({target.label})", file=sys.stderr)
+    return client
 
 
 async def _send(args: argparse.Namespace) -> int:

@@ -19,12 +19,20 @@ from typing import Any
 import pytest
 
 from gett_async import GettClient, cli
-from gett_async.cli import main
+from gett_async.cli import UsageError, main, resolve_target
 from gett_async.testing import FaultConfig, GettEmulator
 
 ORDER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+SANDBOX, PRODUCTION = "https://api-sandbox.gett-tech.com", "https://api.gett-tech.com"
 #: Every attempt is answered 503 with retryAfter 0: the CLI's default retries take no time.
 ALWAYS_503 = FaultConfig(error_503=1.0, fault_retry_after=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_gett_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own GETT_* settings must neither steer these tests nor send them to Gett."""
+    for name in [name for name in os.environ if name.startswith("GETT_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -37,7 +45,6 @@ async def emu() -> AsyncIterator[GettEmulator]:
 def keyed(emu: GettEmulator, monkeypatch: pytest.MonkeyPatch) -> GettEmulator:
     """The emulator, with its key in GETT_API_KEY (the CLI reads the key only from there)."""
     monkeypatch.setenv("GETT_API_KEY", emu.api_key)
-    monkeypatch.delenv("GETT_BASE_URL", raising=False)
     return emu
 
 
@@ -47,6 +54,21 @@ def _one_error_line(err: str) -> str:
     assert "Traceback" not in err
     assert lines[0].startswith("gett-async")
     return lines[0]
+
+
+def _target_then_error(err: str, target: str) -> str:
+    """stderr of a send or replay that got as far as its target: the target line, then one error line."""
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert lines[0] == f"gett-async: target {target}"
+    assert lines[1].startswith("gett-async: error: ")
+    return lines[1]
+
+
+def _events(path: Path, *events: dict[str, Any] | str) -> Path:
+    path.write_text("".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events), encoding="utf-8")
+    return path
 
 
 async def _cli(*argv: str) -> int:
@@ -97,8 +119,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["send"], ["send", ORDER], ["send", ORDER, "--status", "ready", "--complete"], ["demo", "--orders", "0"]],
-    ids=["no-command", "no-order", "no-update", "two-updates", "zero-orders"],
+    [
+        [],
+        ["send"],
+        ["send", ORDER],
+        ["send", ORDER, "--status", "ready", "--complete"],
+        ["demo", "--orders", "0"],
+        ["send", ORDER, "--status", "ready", "--live", "--sandbox"],
+        ["replay", "-", "--live", "--base-url", "http://127.0.0.1:9"],
+    ],
+    ids=["no-command", "no-order", "no-update", "two-updates", "zero-orders", "live-and-sandbox", "live-and-base-url"],
 )
 def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -123,6 +153,181 @@ def test_demo_prints_the_checks(capsys: pytest.CaptureFixture[str]) -> None:
         assert promise in out
     assert "FAILED" not in out
     assert len(re.findall(r"│\s+ok \(", out)) == 5
+
+
+# -- target ------------------------------------------------------------------------------------------
+
+EMU_URL = "http://127.0.0.1:8080"
+SHOUTED = "https://API.gett-tech.com."  # production all the same: hosts are case-blind, the root dot optional
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "expected"),
+    [
+        ({}, {}, (SANDBOX, "sandbox", "no target chosen")),
+        ({}, {"GETT_BASE_URL": "", "GETT_ENVIRONMENT": ""}, (SANDBOX, "sandbox", "no target chosen")),
+        ({"live": True}, {}, (PRODUCTION, "production", "--live")),
+        ({"live": True}, {"GETT_ENVIRONMENT": "production"}, (PRODUCTION, "production", "--live")),
+        ({"sandbox": True}, {}, (SANDBOX, "sandbox", "--sandbox")),
+        ({"base_url": EMU_URL}, {}, (EMU_URL, None, "--base-url")),
+        ({}, {"GETT_BASE_URL": EMU_URL}, (EMU_URL, None, "GETT_BASE_URL")),
+        ({}, {"GETT_ENVIRONMENT": "sandbox"}, (SANDBOX, "sandbox", "GETT_ENVIRONMENT=sandbox")),
+        ({}, {"GETT_ENVIRONMENT": "production"}, (PRODUCTION, "production", "GETT_ENVIRONMENT=production")),
+        # GettClient's order: GETT_BASE_URL before GETT_ENVIRONMENT.
+        ({}, {"GETT_BASE_URL": EMU_URL, "GETT_ENVIRONMENT": "production"}, (EMU_URL, None, "GETT_BASE_URL")),
+        # A flag wins over a variable (away from production, or to a named server).
+        ({"sandbox": True}, {"GETT_ENVIRONMENT": "production"}, (SANDBOX, "sandbox", "--sandbox")),
+        ({"sandbox": True}, {"GETT_BASE_URL": EMU_URL}, (SANDBOX, "sandbox", "--sandbox")),
+        ({"base_url": EMU_URL}, {"GETT_ENVIRONMENT": "production"}, (EMU_URL, None, "--base-url")),
+        ({"base_url": EMU_URL}, {"GETT_BASE_URL": "http://127.0.0.1:9"}, (EMU_URL, None, "--base-url")),
+        # A base URL naming one of Gett's hosts is labelled as that environment.
+        ({"base_url": PRODUCTION + "/"}, {}, (PRODUCTION + "/", "production", "--base-url")),
+        ({}, {"GETT_BASE_URL": SHOUTED}, (SHOUTED, "production", "GETT_BASE_URL")),
+        ({}, {"GETT_BASE_URL": SANDBOX}, (SANDBOX, "sandbox", "GETT_BASE_URL")),
+    ],
+)
+def test_resolve_target(flags: dict[str, Any], environ: dict[str, str], expected: tuple[str, str | None, str]) -> None:
+    target = resolve_target(**flags, environ=environ)
+    assert (target.base_url, target.environment, target.chosen_by) == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "message"),
+    [
+        ({}, {"GETT_ENVIRONMENT": "prod"}, "GETT_ENVIRONMENT: must be production or sandbox (or unset)"),
+        ({"sandbox": True}, {"GETT_ENVIRONMENT": "Production"}, "GETT_ENVIRONMENT: must be"),
+        ({"base_url": EMU_URL}, {"GETT_ENVIRONMENT": "live"}, "GETT_ENVIRONMENT: must be"),
+        ({"live": True}, {"GETT_ENVIRONMENT": "sandbox"}, "--live: conflicts with GETT_ENVIRONMENT=sandbox"),
+        ({"live": True}, {"GETT_BASE_URL": EMU_URL}, "--live: conflicts with GETT_BASE_URL"),
+        ({"live": True}, {"GETT_BASE_URL": PRODUCTION, "GETT_ENVIRONMENT": "production"}, "--live: conflicts"),
+    ],
+)
+def test_resolve_target_refuses_conflicts(flags: dict[str, Any], environ: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        resolve_target(**flags, environ=environ)
+    assert str(refused.value).startswith(message)
+    assert EMU_URL not in str(refused.value)  # variables' values are not echoed
+
+
+_CLIENT_ARGS = {"base_url": "base_url", "sandbox": "environment", "live": "environment"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ"),
+    [
+        ({"sandbox": True}, {"GETT_BASE_URL": EMU_URL}),
+        ({"live": True}, {}),
+        ({"base_url": EMU_URL}, {"GETT_ENVIRONMENT": "sandbox"}),
+        ({}, {"GETT_BASE_URL": EMU_URL, "GETT_ENVIRONMENT": "production"}),
+        ({}, {"GETT_ENVIRONMENT": "sandbox"}),
+        ({}, {"GETT_ENVIRONMENT": "production"}),
+    ],
+)
+def test_a_chosen_target_is_where_gett_client_goes(
+    flags: dict[str, Any], environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once something is chosen, the CLI and GettClient (given the same choice) agree."""
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    given: dict[str, Any] = {}
+    if "base_url" in flags:
+        given["base_url"] = flags["base_url"]
+    if flags.get("sandbox") or flags.get("live"):
+        given["environment"] = "sandbox" if flags.get("sandbox") else "production"
+    client = GettClient(api_key="zpka_test_x", **given)
+    assert resolve_target(**flags, environ=environ).base_url == client.base_url
+
+
+async def test_gett_base_url_steers_send_and_replay(
+    keyed: GettEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No flag: the write goes where GETT_BASE_URL points (not production), and stderr names it."""
+    monkeypatch.setenv("GETT_BASE_URL", keyed.url)
+    monkeypatch.setenv("GETT_ENVIRONMENT", "production")  # GETT_BASE_URL comes first, as in GettClient
+    order_id = keyed.create_order()
+    assert await _cli("send", order_id, "--status", "confirmed") == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"gett-async: target {keyed.url} (GETT_BASE_URL)\n"
+    assert captured.out == "sent: HTTP 204 after 1 attempt(s)\n"
+    assert keyed.api_key not in captured.err + captured.out
+
+    source = _events(tmp_path / "events.jsonl", {"orderId": order_id, "status": "ready"})
+    assert await _cli("replay", str(source), "--no-progress") == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"gett-async: target {keyed.url} (GETT_BASE_URL)\n"
+    assert keyed.api_key not in captured.err + captured.out
+    assert [u.position for u in keyed.order(order_id).history] == ["confirmed", "ready"]
+
+
+async def test_a_flag_wins_over_gett_base_url(
+    keyed: GettEmulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GETT_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    order_id = keyed.create_order()
+    assert await _cli("send", order_id, "--status", "confirmed", "--base-url", keyed.url) == 0
+    assert capsys.readouterr().err == f"gett-async: target {keyed.url} (--base-url)\n"
+    assert keyed.order(order_id).position == "confirmed"
+
+
+# These name Gett's real hosts, so each one's write is refused locally before any I/O: the
+# target line is checked, and no test ever talks to the internet.
+@pytest.mark.parametrize(
+    ("flags", "environ", "target"),
+    [
+        ([], {}, f"{SANDBOX} (sandbox; no target chosen)"),
+        (["--sandbox"], {"GETT_ENVIRONMENT": "production"}, f"{SANDBOX} (sandbox; --sandbox)"),
+        (["--live"], {}, f"{PRODUCTION} (production; --live)"),
+        ([], {"GETT_ENVIRONMENT": "production"}, f"{PRODUCTION} (production; GETT_ENVIRONMENT=production)"),
+        ([], {"GETT_ENVIRONMENT": "sandbox"}, f"{SANDBOX} (sandbox; GETT_ENVIRONMENT=sandbox)"),
+    ],
+    ids=["nothing", "sandbox-flag", "live", "env-production", "env-sandbox"],
+)
+async def test_the_target_line_names_gett_hosts(
+    flags: list[str], environ: dict[str, str], target: str, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("GETT_API_KEY", "zpka_test_secret_never_printed")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert await _cli("send", "../../admin", "--status", "confirmed", *flags) == 2
+    captured = capsys.readouterr()
+    assert _target_then_error(captured.err, target).startswith("gett-async: error: order_id: ")
+    assert "zpka_test_secret_never_printed" not in captured.err + captured.out
+
+    source = _events(tmp_path / "events.jsonl", {"orderId": "../../admin", "status": "confirmed"}, "not JSON")
+    assert await _cli("replay", str(source), "--no-progress", *flags) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"gett-async: target {target}\n"
+    assert captured.out == "sent=0 refused=2 failed=0 superseded=0\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "environ", "words"),
+    [
+        (["--live"], {"GETT_ENVIRONMENT": "sandbox"}, "--live: conflicts with GETT_ENVIRONMENT=sandbox"),
+        (["--live"], {"GETT_BASE_URL": "{url}"}, "--live: conflicts with GETT_BASE_URL"),
+        ([], {"GETT_BASE_URL": "{url}", "GETT_ENVIRONMENT": "prod"}, "GETT_ENVIRONMENT: must be production or sandbox"),
+        (["--base-url", "{url}"], {"GETT_ENVIRONMENT": "staging"}, "GETT_ENVIRONMENT: must be"),
+        ([], {"GETT_BASE_URL": "http://example.com"}, "base_url: plain http://"),
+    ],
+    ids=["live-vs-env-sandbox", "live-vs-base-url", "unknown-env", "unknown-env-with-flag", "bad-env-base-url"],
+)
+async def test_target_conflicts_are_usage_errors(
+    flags: list[str], environ: dict[str, str], words: str, keyed: GettEmulator,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.format(url=keyed.url))
+    flags = [flag.format(url=keyed.url) for flag in flags]
+    order_id = keyed.create_order()
+    assert await _cli("send", order_id, "--status", "confirmed", *flags) == 2
+    assert _one_error_line(capsys.readouterr().err).startswith(f"gett-async: error: {words}")
+    source = _events(tmp_path / "events.jsonl", {"orderId": order_id, "status": "confirmed"})
+    assert await _cli("replay", str(source), *flags) == 2
+    captured = capsys.readouterr()
+    assert _one_error_line(captured.err).startswith(f"gett-async: error: {words}")
+    assert captured.out == ""
+    assert keyed.requests == []
 
 
 # -- send ---------------------------------------------------------------------------------------------
@@ -172,7 +377,11 @@ async def test_send_refuses_bad_input_in_one_line(
 ) -> None:
     assert await _cli(*argv, "--base-url", keyed.url) == 2
     captured = capsys.readouterr()
-    assert _one_error_line(captured.err).startswith(f"gett-async: error: {field}: ")
+    if field == "--eta":  # checked before the target is chosen
+        line = _one_error_line(captured.err)
+    else:
+        line = _target_then_error(captured.err, f"{keyed.url} (--base-url)")
+    assert line.startswith(f"gett-async: error: {field}: ")
     assert captured.out == ""
     assert len(keyed.requests) == 0
 
@@ -194,14 +403,14 @@ def test_bad_base_url_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytes
 async def test_send_api_errors_are_one_line(keyed: GettEmulator, capsys: pytest.CaptureFixture[str]) -> None:
     # An unknown order: 404, not retried.
     assert await _cli("send", ORDER, "--status", "confirmed", "--base-url", keyed.url) == 2
-    assert "404" in _one_error_line(capsys.readouterr().err)
+    assert "404" in _target_then_error(capsys.readouterr().err, f"{keyed.url} (--base-url)")
     assert len(keyed.requests) == 1
     # Every attempt fails: 1 + 3 retries (the CLI's default), then exit 2.
     order_id = keyed.create_order()
     keyed.set_faults(ALWAYS_503, seed=1)
     keyed.reset_records()
     assert await _cli("send", order_id, "--status", "confirmed", "--base-url", keyed.url) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = _target_then_error(capsys.readouterr().err, f"{keyed.url} (--base-url)")
     assert "503" in line and "after 4 attempts" in line
     assert len(keyed.requests) == 4
     assert keyed.order(order_id).history == ()
@@ -212,14 +421,15 @@ async def test_send_as_a_subprocess(emu: GettEmulator) -> None:
     env = _env(GETT_API_KEY=emu.api_key)
     code, out, err = await _run("send", "../../admin", "--status", "confirmed", "--base-url", emu.url, env=env)
     assert code == 2
-    assert _one_error_line(err).startswith("gett-async: error: order_id: ")
+    assert _target_then_error(err, f"{emu.url} (--base-url)").startswith("gett-async: error: order_id: ")
     assert out == ""
     code, out, err = await _run("send", order_id, "--status", "confirmed", "--base-url", emu.url, env=_env())
     assert code == 2
     assert "GETT_API_KEY" in _one_error_line(err)
     assert len(emu.requests) == 0
     code, out, err = await _run("send", order_id, "--status", "preparing", "--base-url", emu.url, env=env)
-    assert (code, out, err) == (0, "sent: HTTP 204 after 1 attempt(s)\n", "")
+    assert (code, out) == (0, "sent: HTTP 204 after 1 attempt(s)\n")
+    assert err == f"gett-async: target {emu.url} (--base-url)\n"
     assert emu.order(order_id).position == "preparing"
 
 
@@ -320,7 +530,8 @@ async def test_replay_reads_stdin_in_a_subprocess(emu: GettEmulator) -> None:
     # A BOM, as some editors write, does not spoil the first line.
     stdin = b"\xef\xbb\xbf" + text.encode() + b"\n"
     code, out, err = await _run("replay", "-", "--base-url", emu.url, "--no-progress", env=env, stdin=stdin)
-    assert (code, out, err) == (0, "sent=3 refused=0 failed=0 superseded=0\n", "")
+    assert (code, out) == (0, "sent=3 refused=0 failed=0 superseded=0\n")
+    assert err == f"gett-async: target {emu.url} (--base-url)\n"
     assert [u.position for u in emu.order(order_id).history] == ["confirmed", "inTransit", "completed"]
 
 
@@ -353,7 +564,7 @@ async def test_replay_input_that_breaks_off_exits_2(
     assert await _cli("replay", str(source), "--base-url", keyed.url, "--no-progress") == 2
     captured = capsys.readouterr()
     assert captured.out == "sent=1 refused=0 failed=0 superseded=0\n"
-    assert "Input/output error" in _one_error_line(captured.err)
+    assert "Input/output error" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")
     assert keyed.order(order_id).position == "confirmed"
 
 
