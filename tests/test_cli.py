@@ -47,6 +47,7 @@ from gett_async.testing import FaultConfig, GettEmulator
 
 ORDER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 SANDBOX, PRODUCTION = "https://api-sandbox.gett-tech.com", "https://api.gett-tech.com"
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 #: Every attempt is answered 503 with retryAfter 0: the CLI's default retries take no time.
 ALWAYS_503 = FaultConfig(error_503=1.0, fault_retry_after=0)
 #: Every write is answered 429 with a wait beyond max_retry_wait: it fails at once, unretried.
@@ -152,6 +153,14 @@ def test_help_lists_the_exit_codes(command: list[str], capsys: pytest.CaptureFix
     assert all(f"{code} {meaning}" in text for code, meaning in EXIT_CODES)
     if command:
         assert "--live" in text and "nothing chosen: the sandbox, never production" in text
+
+
+def test_readme_lists_the_exit_codes_and_the_targets() -> None:
+    section = README[README.index("## Command line") :].replace("`", "")
+    for code, meaning in EXIT_CODES:
+        assert f"| {code} | {meaning} |" in section
+    for words in ("--live", "GETT_ENVIRONMENT=production", "GETT_BASE_URL", "no target chosen"):
+        assert words in section
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
