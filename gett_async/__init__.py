@@ -1,6 +1,6 @@
 """gett-async: an asyncio SDK for the Gett Commerce Partner API."""
 
-from ._core.paths import ApiPaths
+from ._core.paths import ApiPaths, Environment
 from ._core.retry import RetryBudget, RetryPolicy
 from ._core.updates import Update
 from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
@@ -8,7 +8,7 @@ from ._http.gate import HeaderRateLimitGate, RateLimitGate
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
 from ._version import __version__
-from .client import Environment, GettClient
+from .client import GettClient
 from .errors import (
     APIConnectionError,
     APIError,

@@ -1,7 +1,9 @@
 """The ``gett-async`` command line: demo, send, replay, emulator.
 
 Every error a user can cause (a missing key, a bad order id, an unreadable file) ends as
-one line on stderr and a non-zero exit, never a traceback.
+one line on stderr and a non-zero exit, never a traceback. ``send`` and ``replay`` write to
+production only when asked to (``--live`` or ``GETT_ENVIRONMENT=production``), and name
+their target on stderr before the first write.
 """
 
 from __future__ import annotations
@@ -15,16 +17,150 @@ import os
 import re
 import stat
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+import textwrap
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
+
+import attrs
 
 from . import _console
+from ._core.paths import BASE_URLS, as_environment
 from ._version import __version__
-from .errors import GettError, GettValidationError
+from .errors import APIConnectionError, APIError, GettError, GettValidationError
 from .orders import EventSourceError, OutcomeKind, UpdateOutcome
 
-EXIT_OK, EXIT_REFUSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2, 2
+if TYPE_CHECKING:
+    from .client import GettClient
+
+
+class UsageError(Exception):
+    """The command line, its environment or its input file is wrong (exit 2); nothing was sent."""
+
+
+# -- where send and replay write ---------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Target:
+    """Where ``send`` and ``replay`` write: ``base_url``, the Gett ``environment`` it is
+    (None for any other server) and ``chosen_by``, what chose it, for the target line."""
+
+    base_url: str
+    environment: str | None
+    chosen_by: str
+
+    @property
+    def label(self) -> str:
+        """``sandbox; no target chosen``, ``production; --live``, ``GETT_BASE_URL`` ..."""
+        return f"{self.environment}; {self.chosen_by}" if self.environment else self.chosen_by
+
+
+def resolve_target(
+    *, base_url: str | None = None, sandbox: bool = False, live: bool = False, environ: Mapping[str, str]
+) -> Target:
+    """Where to write, from the flags and the ``GETT_*`` variables of ``environ``.
+
+    GettClient's order, with flags before variables: ``--base-url``, ``--sandbox`` or
+    ``--live``, then ``GETT_BASE_URL``, then ``GETT_ENVIRONMENT``; with nothing chosen, the
+    sandbox. Unlike GettClient, production is never the default. An empty variable counts
+    as unset. Refuses (UsageError): an unknown ``GETT_ENVIRONMENT``, and ``--live`` while
+    ``GETT_BASE_URL`` or ``GETT_ENVIRONMENT=sandbox`` points elsewhere. The base URL itself
+    is checked by GettClient.
+    """
+    env_url = environ.get("GETT_BASE_URL") or None
+    env_name = environ.get("GETT_ENVIRONMENT") or None
+    if env_name is not None and env_name not in BASE_URLS:
+        # The value is not echoed: whatever sits in the environment stays out of the output.
+        raise UsageError(f"GETT_ENVIRONMENT: must be {' or '.join(BASE_URLS)} (or unset)")
+    if live:
+        # A shell set up for a test target is exactly where a production write is a mistake:
+        # --live overrides nothing, it must be the only choice that is made.
+        if env_url is not None:
+            raise UsageError("--live: conflicts with GETT_BASE_URL; unset it to write to production")
+        if env_name == "sandbox":
+            raise UsageError("--live: conflicts with GETT_ENVIRONMENT=sandbox; unset it to write to production")
+        return Target(BASE_URLS["production"], "production", "--live")
+    if base_url is not None:
+        return Target(base_url, _environment_of(base_url), "--base-url")
+    if sandbox:
+        return Target(BASE_URLS["sandbox"], "sandbox", "--sandbox")
+    if env_url is not None:
+        return Target(env_url, _environment_of(env_url), "GETT_BASE_URL")
+    if env_name is not None:
+        return Target(BASE_URLS[env_name], env_name, f"GETT_ENVIRONMENT={env_name}")
+    return Target(BASE_URLS["sandbox"], "sandbox", "no target chosen")
+
+
+def _environment_of(base_url: str) -> str | None:
+    """The Gett environment whose host ``base_url`` names, so the target line never hides production."""
+    try:
+        host = (urlsplit(base_url).hostname or "").rstrip(".")
+    except ValueError:  # refused by GettClient a moment later, with its reason
+        return None
+    return next((name for name, url in BASE_URLS.items() if urlsplit(url).hostname == host), None)
+
+
+# -- exit codes: one meaning each, the same in every sub-command --------------------------------
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+
+#: What each code means, for --help and the README (a test keeps the README's table in step).
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "all done: every update sent (or superseded by a newer ETA)"),
+    (EXIT_REFUSED, "some updates refused, locally or by Gett (the outcomes say which); for demo, a check failed"),
+    (
+        EXIT_USAGE,
+        "usage or input-file error: bad arguments or target, missing GETT_API_KEY, bad --eta, "
+        "an input file that is missing, unreadable or breaks off mid-way",
+    ),
+    (
+        EXIT_UNREACHABLE,
+        "Gett unreachable (connection error, timeout, 429 or 5xx after retries) or the key rejected (401/403)",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+#: Gett answers that say nothing about the update itself: retrying later, or another key, may help.
+_UNREACHABLE_STATUSES = frozenset({401, 403, 429})
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of what ended a command, or of the error of one failed update.
+
+    Usage, file and input errors 2; no answer, 401/403, and 429/5xx still failing after
+    retries 3; a refusal, local (GettValidationError) or by Gett (any other status), and
+    anything else that failed one update 1.
+    """
+    if isinstance(error, (UsageError, OSError, EventSourceError)):
+        return EXIT_USAGE
+    if isinstance(error, APIConnectionError):
+        return EXIT_UNREACHABLE
+    if isinstance(error, APIError) and (error.status in _UNREACHABLE_STATUSES or error.status >= 500):
+        return EXIT_UNREACHABLE
+    return EXIT_REFUSED
+
+
+def _exit_codes_help() -> str:
+    rows = (
+        textwrap.fill(meaning, 88, initial_indent=f"  {code:<3}  ", subsequent_indent=" " * 7)
+        for code, meaning in EXIT_CODES
+    )
+    return "exit codes (when several apply, the highest wins):\n" + "\n".join(rows)
+
+
+_TARGET_HELP = """\
+target (the first that applies; a flag wins over an environment variable):
+  --base-url URL, --sandbox or --live
+  GETT_BASE_URL, then GETT_ENVIRONMENT (production or sandbox)
+  nothing chosen: the sandbox, never production
+--live conflicts with GETT_BASE_URL and with GETT_ENVIRONMENT=sandbox (a usage error):
+it never overrides a shell set up for another target. The target is printed on stderr
+before the first write. The key is read only from GETT_API_KEY and never printed."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gett-async",
         description="Gett Commerce Partner API from the command line (gett-async SDK).",
+        epilog=f"{_exit_codes_help()}\n\nsend and replay: see their --help for where they write.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gett-async {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -50,12 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     target = _Parser(add_help=False)
     where = target.add_mutually_exclusive_group()
-    where.add_argument("--sandbox", action="store_true", help="Gett's sandbox instead of production")
+    where.add_argument("--sandbox", action="store_true", help="Gett's sandbox (also where nothing chosen writes)")
+    where.add_argument("--live", action="store_true", help="Gett's production: live orders")
     where.add_argument("--base-url", help="another server, e.g. a running emulator (http:// only on loopback)")
+    footer = f"{_TARGET_HELP}\n\n{_exit_codes_help()}"
 
     send = sub.add_parser(
         "send", parents=[target], help="send one order update (key from GETT_API_KEY)",
         description="Send one order update. The API key comes from the GETT_API_KEY environment variable.",
+        epilog=footer,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     send.add_argument("order_id", help="the Gett order id (a UUID)")
     what = send.add_mutually_exclusive_group(required=True)
@@ -67,10 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser(
         "replay", parents=[target], help="stream order events from a JSON-lines file (or - for stdin)",
         description=(
-            "Stream wire-form order events (JSON objects with orderId, status, state, estimatedReadyAt, "
-            "cancelReason), one per line. Exit 0 when every event was sent or superseded, 1 when any was "
-            "refused or malformed, 2 when any failed after retries."
+            "Stream wire-form order events (JSON objects with orderId, status, state, estimatedReadyAt,\n"
+            "cancelReason), one per line; an unparseable line is a refused outcome and the run goes on.\n"
+            "The API key comes from the GETT_API_KEY environment variable."
         ),
+        epilog=footer,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replay.add_argument("file", help="a .jsonl file, or - for standard input")
     replay.add_argument("--out", help="write one outcome per input line here (JSON lines)")
@@ -102,10 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
         print("gett-async: interrupted", file=sys.stderr)
-        return 130
-    except (GettError, OSError) as exc:
+        return EXIT_INTERRUPTED
+    except (GettError, UsageError, OSError) as exc:
         print(f"gett-async: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILED if not isinstance(exc, GettValidationError) else EXIT_USAGE
+        return exit_code_for(exc)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
@@ -123,20 +267,29 @@ async def _dispatch(args: argparse.Namespace) -> int:
     return await _emulator(args)
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace) -> GettClient:
+    """A client for the chosen target, named on stderr; refuses (UsageError) what GettClient would."""
     from .client import GettClient
 
+    target = resolve_target(base_url=args.base_url, sandbox=args.sandbox, live=args.live, environ=os.environ)
     if not os.environ.get("GETT_API_KEY"):
-        raise GettValidationError("GETT_API_KEY", "is not set; export your API key (it is never read from arguments)")
-    if args.base_url:
-        return GettClient(base_url=args.base_url)
-    return GettClient(environment="sandbox" if args.sandbox else "production")
+        raise UsageError("GETT_API_KEY: is not set; export your API key (it is never read from arguments)")
+    try:
+        # base_url= always, so GettClient writes exactly where the line below says, never
+        # re-reading GETT_BASE_URL itself; environment= keeps its repr honest.
+        environment = None if target.environment is None else as_environment(target.environment)
+        client = GettClient(base_url=target.base_url, environment=environment)
+    except GettValidationError as exc:  # a bad base URL or key is the caller's setup, not a refused update
+        raise UsageError(str(exc)) from None
+    # GettClient has checked the URL by now: it carries no credentials, query or fragment.
+    print(f"gett-async: target {client.base_url} ({target.label})", file=sys.stderr)
+    return client
 
 
 async def _send(args: argparse.Namespace) -> int:
     eta = _eta(args.eta) if args.eta else None
     if eta is not None and args.status is None:  # a close carries no ETA: refuse, never drop it silently
-        raise GettValidationError("--eta", "goes only with --status, not with --complete or --cancel")
+        raise UsageError("--eta: goes only with --status, not with --complete or --cancel")
     client = _client(args)
     async with client as gett:
         if args.complete:
@@ -161,12 +314,15 @@ async def _replay(args: argparse.Namespace) -> int:
     counts = {kind.value: 0 for kind in OutcomeKind}
     malformed: list[dict[str, Any]] = []
     broken: EventSourceError | None = None
+    code = EXIT_OK  # the highest of every outcome's: the codes are ordered by severity
     async with client as gett:
         events = _read_lines(args.source, malformed)
         with _console.Progress("replaying", None, enabled=not args.no_progress) as bar:
 
             def flush_malformed() -> None:  # lines that never became events
+                nonlocal code
                 while malformed:
+                    code = max(code, EXIT_REFUSED)
                     counts["refused"] += 1
                     bar.advance("refused")
                     _write(out, malformed.pop(0))
@@ -174,6 +330,7 @@ async def _replay(args: argparse.Namespace) -> int:
             async with gett.orders.stream(events, concurrency=args.concurrency, strict=args.strict) as stream:
                 try:
                     async for outcome in stream:
+                        code = max(code, _outcome_code(outcome))
                         counts[outcome.kind.value] += 1
                         bar.advance(outcome.kind.value)
                         _write(out, _outcome_record(outcome))
@@ -184,10 +341,15 @@ async def _replay(args: argparse.Namespace) -> int:
     print(" ".join(f"{kind}={n}" for kind, n in counts.items()))
     if broken is not None:  # the input broke off: what follows it was never read
         print(f"gett-async: error: reading {args.file} failed: {_one_line(broken.error)}", file=sys.stderr)
-        return EXIT_FAILED
-    if counts["failed"]:
-        return EXIT_FAILED
-    return EXIT_REFUSED if counts["refused"] else EXIT_OK
+        code = max(code, exit_code_for(broken))
+    return code
+
+
+def _outcome_code(outcome: UpdateOutcome) -> int:
+    if outcome.ok:
+        return EXIT_OK
+    # Every refused or failed outcome carries its error; a missing one still is no success.
+    return exit_code_for(outcome.error) if outcome.error is not None else EXIT_REFUSED
 
 
 async def _read_lines(source: IO[Any], malformed: list[dict[str, Any]]) -> AsyncIterator[_Line]:
@@ -302,7 +464,7 @@ def _eta(text: str) -> datetime:
     except ValueError:
         when = None
     if when is None or when.tzinfo is None:
-        raise GettValidationError("--eta", f"must be RFC 3339 with an offset (2026-01-15T13:30:00Z) or +15m: {text!r}")
+        raise UsageError(f"--eta: must be RFC 3339 with an offset (2026-01-15T13:30:00Z) or +15m: {text!r}")
     return when
 
 

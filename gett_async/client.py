@@ -7,14 +7,13 @@ import ipaddress
 import os
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 import attrs
 
 from ._core import validate
-from ._core.paths import BASE_URLS, ApiPaths
+from ._core.paths import BASE_URLS, ApiPaths, Environment, as_environment
 from ._core.redact import Secret
 from ._core.retry import RetryPolicy
 from ._core.wire import NOT_GIVEN, NotGiven, Timeout, Transport
@@ -25,9 +24,6 @@ from ._http.transport import AiohttpTransport, warn_unclosed
 from .errors import GettValidationError
 from .orders import Orders
 from .resources import Catalog, Onboardings, Stores, StoreStatuses
-
-#: Where Gett runs: its production API, or the sandbox (with its own keys).
-Environment = Literal["production", "sandbox"]
 
 #: Each attempt: 30 s in all (a pool wait, the connect, the answer), 5 s to connect.
 DEFAULT_TIMEOUT = Timeout(total=30.0, connect=5.0)
@@ -86,9 +82,7 @@ class GettClient:
         key.check("api_key", "pass api_key= or set the GETT_API_KEY environment variable")
         if base_url is None and environment is None:
             base_url = os.environ.get("GETT_BASE_URL") or None
-        environment = environment or os.environ.get("GETT_ENVIRONMENT") or "production"  # type: ignore[assignment]
-        if environment not in BASE_URLS:
-            raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {environment!r}")
+        environment = as_environment(environment or os.environ.get("GETT_ENVIRONMENT") or "production")
         if user_agent is not None:
             validate.visible_ascii("user_agent", user_agent, spaces=True)
         if transport is not None:
@@ -98,7 +92,7 @@ class GettClient:
                     raise GettValidationError(name, "configures the default transport; not with transport=")
         elif max_connections is not None:
             validate.whole("max_connections", max_connections, minimum=1)
-        self._environment: str = environment
+        self._environment: Environment = environment
         self._base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
             retry = RetryPolicy(max_retries=3 if max_retries is None else max_retries)
@@ -157,7 +151,7 @@ class GettClient:
         return self._base_url
 
     @property
-    def environment(self) -> str:
+    def environment(self) -> Environment:
         """``production`` or ``sandbox`` (fixed at construction; ``base_url`` wins when given)."""
         return self._environment
 

@@ -9,7 +9,11 @@ without patching the SDK::
 
 from __future__ import annotations
 
+from typing import Literal, cast
+
 import attrs
+
+from ..errors import GettValidationError
 
 
 @attrs.frozen(slots=True)
@@ -29,7 +33,17 @@ class ApiPaths:
 #: Which paths are guesses, for the docs and for `gett-async` to print.
 INFERRED = ("stores", "store", "onboarding_activate", "onboarding_item (DELETE)")
 
-BASE_URLS = {
+#: Where Gett runs: its production API, or the sandbox (with its own keys).
+Environment = Literal["production", "sandbox"]
+
+BASE_URLS: dict[str, str] = {
     "production": "https://api.gett-tech.com",
     "sandbox": "https://api-sandbox.gett-tech.com",
 }
+
+
+def as_environment(value: object) -> Environment:
+    """``value`` as an `Environment`; refuses (GettValidationError) anything else."""
+    if isinstance(value, str) and value in BASE_URLS:
+        return cast(Environment, value)
+    raise GettValidationError("environment", f"must be one of {', '.join(BASE_URLS)}, got {value!r}")
