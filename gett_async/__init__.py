@@ -21,6 +21,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     UnprocessableEntityError,
+    WebhookVerificationError,
 )
 from .models import (
     Address,
@@ -91,5 +92,6 @@ __all__ = [
     "StreamSummary",
     "UnprocessableEntityError",
     "UpdateOutcome",
+    "WebhookVerificationError",
     "__version__",
 ]
