@@ -20,9 +20,11 @@ if TYPE_CHECKING:
         OrderUpdate,
         RequestRecord,
     )
+    from ._webhooks import RETRY_SCHEDULE, WebhookDelivery
     from .emulator import GettEmulator, serve_forever
 
 __all__ = [
+    "RETRY_SCHEDULE",
     "CatalogNotification",
     "EmulatedOnboarding",
     "EmulatedOrder",
@@ -32,6 +34,7 @@ __all__ = [
     "GettEmulator",
     "OrderUpdate",
     "RequestRecord",
+    "WebhookDelivery",
     "serve_forever",
 ]
 
@@ -39,6 +42,8 @@ _WHERE = {
     "FaultConfig": "._faults",
     "GettEmulator": ".emulator",
     "serve_forever": ".emulator",
+    "RETRY_SCHEDULE": "._webhooks",
+    "WebhookDelivery": "._webhooks",
 }
 
 

@@ -26,7 +26,7 @@ from ._verify import (
     WebhookKind,
     WebhookRequest,
     WebhookSecrets,
-    seconds,
+    non_negative,
     verify,
 )
 
@@ -144,8 +144,8 @@ class WebhookReceiver:
                 raise GettValidationError(name, "must be an async function taking a WebhookRequest")
         self._on_validate = on_validate
         self._on_place = on_place
-        self.tolerance = seconds("tolerance", tolerance, positive=True)
-        self.remember_for = self.tolerance if remember_for is None else seconds("remember_for", remember_for)
+        self.tolerance = non_negative("tolerance", tolerance, positive=True)
+        self.remember_for = self.tolerance if remember_for is None else non_negative("remember_for", remember_for)
         self.paths = paths or WebhookPaths()
         self.shape = shape or PayloadShape()
         self.store: DeliveryStore = store if store is not None else MemoryDeliveryStore()

@@ -196,7 +196,7 @@ def verify(
     # Rebinding the name keeps the caller's raw secrets out of this frame's locals, which a
     # crash reporter capturing locals would print.
     secrets = WebhookSecrets.of(secrets)
-    tolerance = seconds("tolerance", tolerance, positive=True)
+    tolerance = non_negative("tolerance", tolerance, positive=True)
     kind = None if kind is None else _validate.enum_member("kind", WebhookKind, kind)
     values = _wanted_headers(headers)
     signature = _ascii(_one(values, SIGNATURE_HEADER, "signature"), SIGNATURE_HEADER, "signature")
@@ -272,10 +272,10 @@ def _ascii(value: str, header: str, check: str) -> bytes:
         raise WebhookVerificationError(check, f"the {header} header is not ASCII") from None
 
 
-def seconds(field: str, value: object, *, positive: bool = False) -> float:
-    """``value`` as a finite, non-negative (or ``positive``) number of seconds; refuses anything else."""
+def non_negative(field: str, value: object, *, positive: bool = False, unit: str = "seconds") -> float:
+    """``value`` as a finite, non-negative (or ``positive``) number; refuses anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value < 0 or (positive and value == 0):
         wanted = "a positive" if positive else "a non-negative"
-        raise GettValidationError(field, f"must be {wanted} number of seconds, got {value!r}")
+        raise GettValidationError(field, f"must be {wanted} number of {unit}, got {value!r}")
     return float(value)
