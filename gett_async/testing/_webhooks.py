@@ -99,55 +99,54 @@ def order_payload(order_id: str, store_id: str | None, created_at: float, fields
 class WebhookSender:
     """Signs and posts webhooks, retrying failures on Gett's schedule; records every attempt."""
 
-    __slots__ = ("_session", "clock", "paths", "records", "retry_scale", "secrets", "timeout", "url")
+    __slots__ = ("_session", "records", "secrets", "url")
 
-    def __init__(
-        self,
-        url: str,
-        secret: str | bytes,
-        *,
-        paths: WebhookPaths,
-        clock: Callable[[], float],
-        retry_scale: float,
-        timeout: float,
-        records: list[WebhookDelivery],
-    ) -> None:
+    def __init__(self, url: str, secret: str | bytes, *, records: list[WebhookDelivery]) -> None:
         self.url = loopback_url(url)
         self.secrets = WebhookSecrets.of(secret)
-        self.paths = paths
-        self.clock = clock
-        self.retry_scale = retry_scale
-        self.timeout = timeout
         self.records = records
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"WebhookSender(url={self.url!r}, secrets={self.secrets!r})"
 
-    async def deliver(self, kind: WebhookKind, order_id: str, payload: Any) -> WebhookDelivery:
-        """Send until the partner answers 2xx or a final 4xx, or the schedule runs out; the last attempt."""
-        url = f"{self.url}/{self.paths.path_of(kind)}"
+    async def deliver(
+        self,
+        kind: WebhookKind,
+        paths: WebhookPaths,
+        order_id: str,
+        payload: Any,
+        *,
+        clock: Callable[[], float],
+        retry_scale: float,
+        timeout: float,
+    ) -> WebhookDelivery:
+        """Send ``payload`` until the partner answers 2xx or a final 4xx, or the schedule runs out;
+        returns the last attempt. Options are read per call, so changing them on the emulator
+        takes effect at the next order."""
+        url = f"{self.url}/{paths.path_of(kind)}"
         body = json.dumps(payload, separators=(",", ":")).encode()
         for attempt in range(1, len(RETRY_SCHEDULE) + 2):
-            status, response, error = await self._post(url, body)
+            sent_at = clock()
+            status, response, error = await self._post(url, body, sent_at, timeout)
             retried = status is None or status >= 500 or status in _RETRIED_4XX
             retry_in = RETRY_SCHEDULE[attempt - 1] if retried and attempt <= len(RETRY_SCHEDULE) else None
-            record = WebhookDelivery(
-                order_id, kind.value, url, attempt, status, response, error, self.clock(), retry_in
-            )
+            record = WebhookDelivery(order_id, kind.value, url, attempt, status, response, error, sent_at, retry_in)
             self.records.append(record)
             if retry_in is None:
                 return record
-            await asyncio.sleep(retry_in * self.retry_scale)
+            await asyncio.sleep(retry_in * retry_scale)
         raise AssertionError("the last attempt has no retry")  # pragma: no cover
 
-    async def _post(self, url: str, body: bytes) -> tuple[int | None, Any, str | None]:
+    async def _post(self, url: str, body: bytes, now: float, timeout: float) -> tuple[int | None, Any, str | None]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            self._session = aiohttp.ClientSession()
         # Signed at each attempt, as Gett does: a retry carries a fresh Timestamp.
-        headers = {**signature_headers(body, self.secrets, timestamp=self.clock()), "Content-Type": "application/json"}
+        headers = {**signature_headers(body, self.secrets, timestamp=now), "Content-Type": "application/json"}
         try:
-            async with self._session.post(url, data=body, headers=headers) as answer:
+            async with self._session.post(
+                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as answer:
                 raw = await answer.read()
                 return answer.status, _parsed(raw), None
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -365,10 +365,7 @@ class GettEmulator:
             raise GettValidationError("webhook_url", "webhooks need both a webhook_url and a webhook_secret")
         if self._sender is not None and self._placing:
             raise RuntimeError("cannot change the webhook target while orders are being placed")
-        self._sender = WebhookSender(
-            url, secret, paths=self.webhook_paths, clock=self.clock, retry_scale=self.webhook_retry_scale,
-            timeout=self.webhook_timeout, records=self.webhook_deliveries,
-        )  # fmt: skip
+        self._sender = WebhookSender(url, secret, records=self.webhook_deliveries)
 
     @property
     def webhook_url(self) -> str | None:
@@ -393,7 +390,10 @@ class GettEmulator:
         order_id = self.create_order()
         payload = order_payload(order_id, store_id and store_id.lower(), self.clock(), fields)
         for kind in (WebhookKind.VALIDATE, WebhookKind.PLACE):
-            delivery = await sender.deliver(kind, order_id, payload)
+            delivery = await sender.deliver(
+                kind, self.webhook_paths, order_id, payload, clock=self.clock, retry_scale=self.webhook_retry_scale,
+                timeout=self.webhook_timeout,
+            )  # fmt: skip
             if not delivery.ok:
                 answer = "no answer" if delivery.status is None else f"HTTP {delivery.status}"
                 self._world.cancel_unplaced(order_id, f"{kind.value} was not accepted by the partner ({answer})")
