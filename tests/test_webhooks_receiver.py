@@ -135,6 +135,9 @@ async def test_a_handler_error_is_a_problem_with_the_chosen_status() -> None:
     assert first["errors"] == [{"code": "ITEM_UNAVAILABLE", "message": "sold out", "itemId": "item-1"}]
     second = problem_of(await hooks.handle(VALIDATE, signed(body), body))
     assert (second["status"], second["errorCode"]) == (503, "SERVICE_UNAVAILABLE")
+    handlers.then(lambda r: raising(WebhookHandlerError(499, "Client closed.")))
+    odd = problem_of(await hooks.handle(VALIDATE, signed(body), body))
+    assert (odd["status"], odd["errorCode"], odd["title"]) == (499, "HTTP_499", "Error")
 
 
 @pytest.mark.parametrize("status", [200, 302, 600, True, "400"])
@@ -489,6 +492,16 @@ async def test_asgi_client_gone_before_the_body_gets_no_answer() -> None:
     scope = {"type": "http", "method": "POST", "path": "/placeOrder", "root_path": "", "headers": []}
     await app(scope, receive, send)
     assert sent == [] and handlers.calls == []
+
+
+async def test_asgi_none_answers_204_without_a_length() -> None:
+    async def accept(request: WebhookRequest) -> None:
+        return None
+
+    app = WebhookReceiver(SECRET, on_validate=accept, on_place=accept, clock=Clock()).asgi()
+    body = body_of()
+    status, headers, answer = await call_asgi(app, "/validateOrder", body, signed(body))
+    assert (status, answer) == (204, b"") and "content-length" not in headers
 
 
 async def test_asgi_lifespan_is_answered() -> None:

@@ -22,7 +22,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -405,7 +405,7 @@ class GettEmulator:
             self._spawn(self.place_order())
             await asyncio.sleep(interval)
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._placing.add(task)
         task.add_done_callback(self._placed)

@@ -83,7 +83,8 @@ async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytes | No
 
 async def _send(send: Send, answer: WebhookResponse) -> None:
     headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers]
-    headers.append((b"content-length", str(len(answer.body)).encode("ascii")))
+    if answer.status != 204:  # a 204 carries no Content-Length (RFC 9110)
+        headers.append((b"content-length", str(len(answer.body)).encode("ascii")))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 

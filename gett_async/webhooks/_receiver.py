@@ -91,10 +91,14 @@ def problem(
     status: int, detail: str, *, error_code: str | None = None, errors: Sequence[Mapping[str, Any]] = ()
 ) -> WebhookResponse:
     """An RFC 9457 ``application/problem+json`` answer shaped like Gett's own."""
-    code = error_code or _ERROR_CODES.get(status) or HTTPStatus(status).name
+    try:
+        name, title = HTTPStatus(status).name, HTTPStatus(status).phrase
+    except ValueError:  # a status HTTP gives no name, e.g. 499
+        name, title = f"HTTP_{status}", "Error"
+    code = error_code or _ERROR_CODES.get(status) or name
     document: dict[str, Any] = {
         "type": ERROR_TYPE.format(code=code),
-        "title": HTTPStatus(status).phrase,
+        "title": title,
         "status": status,
         "detail": detail,
         "errorCode": code,
