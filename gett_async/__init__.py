@@ -21,6 +21,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     UnprocessableEntityError,
+    WebhookHandlerError,
     WebhookVerificationError,
 )
 from .models import (
@@ -92,6 +93,7 @@ __all__ = [
     "StreamSummary",
     "UnprocessableEntityError",
     "UpdateOutcome",
+    "WebhookHandlerError",
     "WebhookVerificationError",
     "__version__",
 ]
