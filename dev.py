@@ -64,7 +64,7 @@ def main(argv: list[str]) -> None:
     elif job == "test":
         run([str(PYTHON), "-m", "pytest", *rest])
     elif job == "lint":
-        run([str(PYTHON), "-m", "ruff", "check", "gett_async", "tests", "benchmarks", "dev.py"])
+        run([str(PYTHON), "-m", "ruff", "check", "gett_async", "tests", "benchmarks", "examples", "dev.py"])
         run([str(PYTHON), "-m", "mypy", "--strict", "gett_async"])
     else:
         run([str(PYTHON), "-m", "benchmarks", *rest])

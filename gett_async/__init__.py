@@ -24,6 +24,8 @@ from .errors import (
     RateLimitError,
     ServerError,
     UnprocessableEntityError,
+    WebhookHandlerError,
+    WebhookVerificationError,
 )
 from .models import (
     Address,
@@ -117,5 +119,7 @@ __all__ = [
     "Update",
     "UpdateOutcome",
     "UpdateSender",
+    "WebhookHandlerError",
+    "WebhookVerificationError",
     "__version__",
 ]

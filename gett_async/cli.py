@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--reads-per-minute", type=_count, default=1000, help="0 means no limit (default 1000)")
     emulator.add_argument("--fault-rate", type=_fraction, default=0.0, help="share of writes faulted (default 0)")
     emulator.add_argument("--seed", type=int, default=None, help="seed of the faults")
+    emulator.add_argument("--webhook-url", help="Webhook Base URL (loopback only) to send placed orders to")
+    emulator.add_argument("--webhook-secret", help="secret to sign webhooks with (default: $GETT_WEBHOOK_SECRET)")
+    emulator.add_argument("--orders-per-minute", type=_count, default=0, help="orders to place a minute (default 0)")
     return parser
 
 
@@ -438,12 +441,23 @@ async def _emulator(args: argparse.Namespace) -> int:
     from .testing import FaultConfig, serve_forever
 
     faults = FaultConfig.spread(args.fault_rate)
-    await serve_forever(
-        args.host, args.port, out=_print_flushed, api_key=args.api_key, faults=faults, seed=args.seed,
-        writes_per_window=args.writes_per_minute or None, reads_per_window=args.reads_per_minute or None,
-        window_seconds=60.0, auto_create_orders=True,
-    )
+    try:
+        await serve_forever(
+            args.host, args.port, out=_print_flushed, api_key=args.api_key, faults=faults, seed=args.seed,
+            writes_per_window=args.writes_per_minute or None, reads_per_window=args.reads_per_minute or None,
+            window_seconds=60.0, auto_create_orders=True, orders_per_minute=args.orders_per_minute or None,
+            **_webhook_options(args),
+        )
+    except GettValidationError as exc:  # the emulator's options are this command line's: a usage error
+        raise UsageError(str(exc)) from None
     return EXIT_OK
+
+
+def _webhook_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.webhook_url is None and args.webhook_secret is None:
+        return {}
+    secret = args.webhook_secret or os.environ.get("GETT_WEBHOOK_SECRET")
+    return {"webhook_url": args.webhook_url, "webhook_secret": secret}
 
 
 def _print_flushed(line: str) -> None:

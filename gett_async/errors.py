@@ -7,12 +7,15 @@
     │   ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
     │   ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
     │   └── RateLimitError 429, ServerError >= 500
-    └── APIConnectionError                       no answer at all
-        └── APITimeoutError
+    ├── APIConnectionError                       no answer at all
+    │   └── APITimeoutError
+    ├── WebhookVerificationError                 an inbound webhook failed a check (``check``)
+    └── WebhookHandlerError                      raised by a webhook handler to answer with a problem
 
-No exception here ever holds the API key: messages are built from the method, the path
-template, the status and the problem body, and whatever the server sent back has had the
-client's key replaced by ``[REDACTED]`` before it gets here.
+No exception here ever holds the API key or a webhook secret: messages are built from the
+method, the path template, the status and the problem body, whatever the server sent back
+has had the client's key replaced by ``[REDACTED]`` before it gets here, and a webhook
+refusal names the check that failed, never a secret or the signature that was expected.
 """
 
 from __future__ import annotations
@@ -174,3 +177,40 @@ def error_class_for(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _BY_STATUS.get(status, APIError)
+
+
+class WebhookVerificationError(GettError):
+    """An inbound webhook was refused; ``check`` names what failed.
+
+    ``check`` is ``"signature"`` (missing, malformed or not matching any secret),
+    ``"timestamp"`` (missing, malformed, too old or too far in the future) or ``"payload"``
+    (authentic but not JSON). The message never holds a secret or the expected signature.
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        self.check = check
+        super().__init__(message)
+
+
+class WebhookHandlerError(GettError):
+    """Raise from a webhook handler to answer Gett with a problem document of your choosing.
+
+    ``status`` must be 400-599; ``error_code`` defaults to the one Gett uses for that status
+    (e.g. 422 ``VALIDATION_FAILED``); ``errors`` become the problem's ``errors`` member.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        error_code: str | None = None,
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise GettValidationError("status", f"a webhook problem needs a status from 400 to 599, got {status!r}")
+        self.status = status
+        self.detail = detail
+        self.error_code = error_code
+        self.errors = tuple(errors)
+        super().__init__(f"{status}: {detail}")

@@ -10,8 +10,6 @@ import pytest
 
 from gett_async import GettValidationError, IllegalTransitionError, OrderState, OrderStatus, lifecycle
 from gett_async._core.updates import parse_update, update_body
-
-ORDER_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 from gett_async.lifecycle import (
     CLOSED_STATES,
     ETA_POSITIONS,
@@ -25,6 +23,7 @@ from gett_async.lifecycle import (
     target_of,
 )
 
+ORDER_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 CHAIN = ("pending", "confirmed", "preparing", "ready", "inTransit")
 BLANKS = (None, "", " ", "\t\n  ")
 ETA = datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)

@@ -111,3 +111,18 @@ async def test_resources_example(emu: GettEmulator) -> None:
 async def test_fixture_example(emu: GettEmulator) -> None:
     await load("fixture")["test_kitchen_confirms"](emu)
     assert len(emu.orders) == 1
+
+
+async def test_receiving_example(emu: GettEmulator) -> None:
+    namespace = load("receiving")
+    secret = "whsec_readme_example"
+    async with TestClient(TestServer(namespace["make_app"](secret), host="127.0.0.1")) as http:
+        emu.set_webhook(str(http.make_url("/gett")), secret)
+        emu.webhook_retry_scale = 0
+        order_id = await emu.place_order()
+        assert namespace["saved"][order_id]["status"] == "pending"
+        for wanted in ("confirmed", "preparing", "ready", "completed"):
+            response = await http.post(f"/orders/{order_id}/progress", json={"status": wanted})
+            assert response.status == 200
+    assert [u.position for u in emu.order(order_id).history] == ["confirmed", "preparing", "ready", "completed"]
+    assert [(d.kind, d.status) for d in emu.webhook_deliveries] == [("validateOrder", 200), ("placeOrder", 200)]

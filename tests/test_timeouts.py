@@ -31,10 +31,12 @@ class SilentThenAnswering:
     def __init__(self, silent: int) -> None:
         self.silent = silent
         self.connections = 0
+        self.arrived = asyncio.Event()
         self.hung_up = asyncio.Event()
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.arrived.set()
         if self.connections <= self.silent:
             await reader.read()  # until the client hangs up
             self.hung_up.set()
@@ -83,8 +85,7 @@ async def test_somebody_elses_cancel_stays_a_cancel(silent_server: tuple[str, Si
     url, server = silent_server
     async with GettClient("zpka_test", base_url=url, timeout=30, retry=ONE_TRY) as gett:
         call = asyncio.ensure_future(gett.orders.complete(ORDER_ID))
-        while server.connections == 0:
-            await asyncio.sleep(0)  # yields to the loop until the request has arrived
+        await server.arrived.wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call

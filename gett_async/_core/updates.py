@@ -102,7 +102,9 @@ def update_request(paths: ApiPaths, update: Update) -> ApiRequest:
 
 
 #: RFC 3339 with a mandatory offset, ASCII digits only (a local time is ambiguous).
-_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def _eta(fields: Fields, value: object) -> datetime:

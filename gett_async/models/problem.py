@@ -7,6 +7,9 @@ from typing import Any
 
 import attrs
 
+#: Gett's ``type`` URI template for a problem with this ``errorCode`` [READ].
+ERROR_TYPE = "https://developer.gett-tech.com/errors/{code}"
+
 
 @attrs.frozen(slots=True)
 class Problem:

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
         OrderUpdate,
         RequestRecord,
     )
+    from ._webhooks import RETRY_SCHEDULE, WebhookDelivery
     from .emulator import GettEmulator, serve_forever
 
 __all__ = [
+    "RETRY_SCHEDULE",
     "CatalogNotification",
     "EmulatedOnboarding",
     "EmulatedOrder",
@@ -35,6 +37,7 @@ __all__ = [
     "MockTransport",
     "OrderUpdate",
     "RequestRecord",
+    "WebhookDelivery",
     "serve_forever",
 ]
 
@@ -43,6 +46,8 @@ _WHERE = {
     "GettEmulator": ".emulator",
     "MockTransport": "._mock",
     "serve_forever": ".emulator",
+    "RETRY_SCHEDULE": "._webhooks",
+    "WebhookDelivery": "._webhooks",
 }
 
 

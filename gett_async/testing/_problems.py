@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from .._core.serde import format_datetime
+from ..models.problem import ERROR_TYPE
 
 PROBLEM_JSON = "application/problem+json"
-ERROR_TYPE = "https://developer.gett-tech.com/errors/{code}"
 
 
 class ApiProblem(Exception):

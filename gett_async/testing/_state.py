@@ -98,6 +98,11 @@ class World:
         )
         return order_id
 
+    def cancel_unplaced(self, order_id: str, reason: str) -> None:
+        """Cancel, as Gett would, an order the partner never accepted (not a partner update: no history)."""
+        order = self.orders[order_id]
+        self.orders[order_id] = attrs.evolve(order, position="cancelled", cancel_reason=reason)
+
     def update_order(self, update: OrderUpdateRequest, now: float) -> None:
         """Apply one order update, or recognise an exact repeat, or refuse with 404/409."""
         order = self.orders.get(update.order_id)

@@ -7,23 +7,32 @@ Each request goes through the same stages, in the order a real gateway would app
 
 so faults never hit a request that fails auth or validation, and a ``drop_before`` never
 changes anything while a ``drop_after`` always does.
+
+Given a ``webhook_url`` (loopback only) and a ``webhook_secret``, it also plays Gett's other
+half: `GettEmulator.place_order` creates an order and sends the partner signed
+``validateOrder`` and ``placeOrder`` webhooks, retried on Gett's schedule.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 from types import MappingProxyType, TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from .._core import validate as _validate
 from .._core.paths import ApiPaths
+from ..errors import GettValidationError
+from ..webhooks import WebhookKind, WebhookPaths
 from ._checks import is_uuid
 from ._faults import FaultConfig, FaultInjector
 from ._operations import Operation, invalid_json, operations, unknown_route
@@ -40,6 +49,9 @@ from ._records import (
     RequestRecord,
 )
 from ._state import World, new_id
+from ._webhooks import WebhookDelivery, WebhookSender, order_payload
+
+log = logging.getLogger("gett_async.testing")
 
 __all__ = ["GettEmulator", "serve_forever"]
 
@@ -76,6 +88,11 @@ class GettEmulator:
     and point a client at ``emu.url`` with ``emu.api_key``. Budgets of ``None`` or ``0`` are
     unlimited; ``clock`` (Unix seconds) drives rate-limit windows, onboarding progress and
     every recorded time, so tests can move time without sleeping.
+
+    With ``webhook_url`` (a loopback Webhook Base URL) and ``webhook_secret``, `place_order`
+    sends signed webhooks there, and ``orders_per_minute`` places orders on its own while
+    running. Failed deliveries are retried after Gett's 30 s, 2 min, 10 min and 1 h, each
+    multiplied by ``webhook_retry_scale`` (e.g. 0.001 in tests).
     """
 
     def __init__(
@@ -93,6 +110,12 @@ class GettEmulator:
         onboarding_step_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         paths: ApiPaths | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | bytes | None = None,
+        webhook_paths: WebhookPaths | None = None,
+        webhook_retry_scale: float = 1.0,
+        webhook_timeout: float = 10.0,
+        orders_per_minute: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -111,6 +134,23 @@ class GettEmulator:
             onboarding_step_seconds=onboarding_step_seconds,
         )
         self._runner: web.AppRunner | None = None
+        #: Every webhook attempt made, in the order they were answered.
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self.webhook_paths = webhook_paths or WebhookPaths()
+        self.webhook_retry_scale = _validate.finite(
+            "webhook_retry_scale", webhook_retry_scale, allow_zero=True, unit="a factor of Gett's waits"
+        )
+        self.webhook_timeout = _validate.seconds("webhook_timeout", webhook_timeout)
+        self.orders_per_minute = (
+            _validate.finite("orders_per_minute", orders_per_minute, unit="a number of orders")
+            if orders_per_minute else None
+        )
+        self._sender: WebhookSender | None = None
+        self._placing: set[asyncio.Task[Any]] = set()
+        if webhook_url is not None or webhook_secret is not None:
+            self.set_webhook(webhook_url, webhook_secret)
+        elif self.orders_per_minute:
+            raise GettValidationError("orders_per_minute", "needs a webhook_url and a webhook_secret to send orders to")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -145,9 +185,17 @@ class GettEmulator:
             raise
         self.port = int(runner.addresses[0][1])
         self._runner = runner
+        if self.orders_per_minute:
+            self._spawn(self._place_at_rate(60.0 / self.orders_per_minute))
 
     async def stop(self) -> None:
-        """Stop listening and close every connection (idempotent)."""
+        """Stop placing orders and listening, and close every connection (idempotent)."""
+        placing = list(self._placing)
+        for task in placing:
+            task.cancel()
+        await asyncio.gather(*placing, return_exceptions=True)
+        if self._sender is not None:
+            await self._sender.aclose()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -307,6 +355,69 @@ class GettEmulator:
         """Every order by id (read-only view)."""
         return MappingProxyType(self._world.orders)
 
+    # webhooks: Gett placing orders with the partner
+
+    def set_webhook(self, url: str | None, secret: str | bytes | None) -> None:
+        """Send webhooks to ``url`` (the Webhook Base URL) signed with ``secret``.
+
+        Refuses (GettValidationError) a URL that is not http(s) on a loopback host, and a
+        missing or empty secret. The secret is never shown in a repr or a record.
+        """
+        if url is None or secret is None:
+            raise GettValidationError("webhook_url", "webhooks need both a webhook_url and a webhook_secret")
+        if self._sender is not None and self._placing:
+            raise RuntimeError("cannot change the webhook target while orders are being placed")
+        self._sender = WebhookSender(url, secret, records=self.webhook_deliveries)
+
+    @property
+    def webhook_url(self) -> str | None:
+        """The Webhook Base URL orders are sent to, if any."""
+        return None if self._sender is None else self._sender.url
+
+    async def place_order(self, store_id: str | None = None, **fields: Any) -> str:
+        """Create an order at ``pending`` and send ``validateOrder`` then ``placeOrder``; its id.
+
+        ``fields`` (camelCase payload members, e.g. ``items=[...]``) replace the defaults of
+        the [INFERRED] payload. Returns once both webhooks are answered or their retries are
+        spent. An order the partner refused at validation (a final non-2xx) is not placed and
+        is cancelled, as is one whose ``placeOrder`` was never accepted; every attempt is in
+        ``webhook_deliveries``. Refuses a non-UUID ``store_id``; RuntimeError when the emulator
+        is not running or has no webhook target.
+        """
+        sender = self._sender
+        if sender is None or self._runner is None:
+            raise RuntimeError("place_order needs a running emulator with a webhook_url and webhook_secret")
+        if store_id is not None and not is_uuid(store_id):
+            raise ValueError(f"store_id must be a UUID, got {store_id!r}")
+        order_id = self.create_order()
+        payload = order_payload(order_id, store_id and store_id.lower(), self.clock(), fields)
+        for kind in (WebhookKind.VALIDATE, WebhookKind.PLACE):
+            delivery = await sender.deliver(
+                kind, self.webhook_paths, order_id, payload, clock=self.clock, retry_scale=self.webhook_retry_scale,
+                timeout=self.webhook_timeout,
+            )  # fmt: skip
+            if not delivery.ok:
+                answer = "no answer" if delivery.status is None else f"HTTP {delivery.status}"
+                self._world.cancel_unplaced(order_id, f"{kind.value} was not accepted by the partner ({answer})")
+                break
+        return order_id
+
+    async def _place_at_rate(self, interval: float) -> None:
+        while True:
+            self._spawn(self.place_order())
+            await asyncio.sleep(interval)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._placing.add(task)
+        task.add_done_callback(self._placed)
+
+    def _placed(self, task: asyncio.Task[Any]) -> None:
+        self._placing.discard(task)
+        with contextlib.suppress(asyncio.CancelledError):
+            if task.exception() is not None:
+                log.error("placing an order failed", exc_info=task.exception())
+
     # stores
 
     def add_store(
@@ -391,9 +502,12 @@ async def serve_forever(
 ) -> None:
     """Run an emulator until cancelled (Ctrl-C), printing its URL and API key first.
 
-    ``options`` are GettEmulator keyword arguments (faults, seed, budgets, ...).
+    ``options`` are GettEmulator keyword arguments (faults, seed, budgets, webhooks, ...).
     """
     async with GettEmulator(host=host, port=port, **options) as emu:
         out(f"Gett Commerce API emulator listening on {emu.url}")
         out(f"API key: {emu.api_key}")
+        if emu.webhook_url is not None:
+            rate = f"{emu.orders_per_minute:g} orders a minute" if emu.orders_per_minute else "no orders on its own"
+            out(f"Webhooks: {emu.webhook_url}/{{{emu.webhook_paths.validate},{emu.webhook_paths.place}}} ({rate})")
         await asyncio.Event().wait()
