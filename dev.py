@@ -42,7 +42,9 @@ def ensure_venv() -> None:
     print("dev.py: installing gett-async[dev] into .venv", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     run([*pip, "--upgrade", "pip"])
-    run([*pip, "-e", f"{ROOT}[dev]"])
+    # compat: a plain path entry instead of an import hook, so mypy and pyright (which do not run
+    # import hooks) resolve gett_async from any directory, as they will in a user's project.
+    run([*pip, "-e", f"{ROOT}[dev]", "--config-settings", "editable_mode=compat"])
     STAMP.write_text(wanted)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
+import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,36 @@ def example(name: str) -> str:
     match = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", README, re.S)
     assert match, f"README has no example {name!r}"
     return match.group(1)
+
+
+#: Examples written as statements inside an open client (top-level await), and the names the
+#: README says they are given; type-checked as the body of a coroutine taking those names.
+GIVEN = {
+    "resources": "gett: GettClient, store_id: str, in_30_minutes: datetime",
+}
+
+
+def typed_module(name: str) -> str:
+    """An example as a module mypy can check on its own."""
+    code = example(name)
+    if name not in GIVEN:
+        return code
+    preamble = "from datetime import datetime\n\nfrom gett_async import GettClient\n\n\n"
+    return preamble + f"async def example({GIVEN[name]}) -> None:\n" + textwrap.indent(code, "    ")
+
+
+def test_every_readme_example_passes_mypy_strict(tmp_path: Path) -> None:
+    """As a user's project would see the package (mypy runs outside the repository)."""
+    names = re.findall(r"<!-- example: ([\w-]+) -->", README)
+    assert len(names) >= 5
+    for name in names:
+        (tmp_path / f"readme_{name.replace('-', '_')}.py").write_text(typed_module(name), encoding="utf-8")
+    cache = Path(__file__).resolve().parent.parent / ".mypy_cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(cache), "."],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def load(name: str) -> dict[str, Any]:

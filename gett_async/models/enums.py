@@ -67,5 +67,9 @@ class OnboardingStatus(WireEnum):
 StatusValue = Literal["confirmed", "preparing", "ready", "inTransit"]
 #: The closing states a partner may send, as plain strings.
 StateValue = Literal["completed", "cancelled"]
+#: Every open status, ``pending`` included (where a tracker may start), as plain strings.
+OpenStatusValue = Literal["pending", "confirmed", "preparing", "ready", "inTransit"]
+#: Every state, ``open`` included, as plain strings.
+AnyStateValue = Literal["open", "completed", "cancelled"]
 #: Every position of an order: its status while open, its state once closed.
 PositionValue = Literal["pending", "confirmed", "preparing", "ready", "inTransit", "completed", "cancelled"]

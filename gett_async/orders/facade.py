@@ -7,6 +7,8 @@ from typing import Any
 
 from .._core.paths import ApiPaths
 from .._http.sender import Sender
+from ..models import OrderState, OrderStatus
+from ..models.enums import AnyStateValue, OpenStatusValue
 from ..resources.orders import OrderUpdates
 from .stream import Events, OrderStream, StreamSummary, send_all, stream_updates
 from .tracker import OrderTracker
@@ -23,7 +25,12 @@ class Orders(OrderUpdates):
         self.connection_limit = connection_limit
 
     def track(
-        self, order_id: str | uuid.UUID, *, status: str = "pending", state: str = "open", strict: bool = False
+        self,
+        order_id: str | uuid.UUID,
+        *,
+        status: OrderStatus | OpenStatusValue = "pending",
+        state: OrderState | AnyStateValue = "open",
+        strict: bool = False,
     ) -> OrderTracker:
         """An `OrderTracker` for one order, starting from its acknowledged status/state.
 

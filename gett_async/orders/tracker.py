@@ -21,6 +21,8 @@ from .._core import lifecycle, serde, validate
 from .._core.updates import Update, parse_update
 from .._core.wire import NOT_GIVEN
 from ..errors import GettValidationError
+from ..models import OrderStatus
+from ..models.enums import StatusValue
 from ..resources._base import Receipt, Retries, Timeout
 
 
@@ -139,7 +141,7 @@ class OrderTracker:
 
     async def advance(
         self,
-        status: str,
+        status: OrderStatus | StatusValue,
         *,
         estimated_ready_at: datetime | None = None,
         timeout: Timeout = NOT_GIVEN,
