@@ -141,6 +141,11 @@ async def test_resources_example(emu: GettEmulator) -> None:
     assert emu.onboarding(onboarding_id).status == "active"
 
 
+async def test_mock_example() -> None:
+    body = await load("mock")["confirm_offline"]("1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+    assert body == b'{"status":"confirmed"}'
+
+
 async def test_fixture_example(emu: GettEmulator) -> None:
     await load("fixture")["test_kitchen_confirms"](emu)
     assert len(emu.orders) == 1
