@@ -34,6 +34,7 @@ from gett_async import (
     RateLimitError,
     RetryBudget,
     RetryPolicy,
+    cli,
 )
 from gett_async.testing import GettEmulator
 
@@ -95,6 +96,20 @@ async def test_every_order_entry_point_refuses_a_malformed_id_and_sends_nothing(
     assert summary.counts["refused"] == 2
     assert all(o.error is not None and "UUID" in str(o.error) for o in summary.refusals)
     assert emu.requests == []  # zero requests, for every entry point
+
+
+@pytest.mark.parametrize("bad", BAD_IDS[:4] + BAD_IDS[6:10])
+async def test_replay_refuses_a_malformed_id_line_and_sends_nothing(
+    emu: GettEmulator, bad: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
+    source.write_text(json.dumps({"orderId": bad, "status": "confirmed"}) + "\n", encoding="utf-8")
+    monkeypatch.setenv("GETT_API_KEY", emu.api_key)
+    argv = ["replay", str(source), "--out", str(out), "--base-url", emu.url, "--no-progress"]
+    assert await asyncio.to_thread(cli.main, argv) == 1  # refused
+    [record] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert record["kind"] == "refused" and "orderId" in record["error"] and "UUID" in record["error"]
+    assert emu.requests == []
 
 
 async def test_an_upper_case_id_is_accepted_and_sent_lower_case() -> None:
