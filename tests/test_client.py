@@ -214,6 +214,52 @@ def test_a_bool_timeout_is_refused() -> None:
     assert info.value.field == "timeout"
 
 
+# -- the seams: transport= and sleep ----------------------------------------------------
+
+
+async def test_a_custom_transport_gets_every_attempt_with_the_clients_headers() -> None:
+    transport = answering(503, 204)
+    async with make_client(transport=transport, user_agent="acme-pos/2.1") as gett:
+        receipt = await gett.orders.update_status(ORDER_ID, status="ready")
+    assert (receipt.status, receipt.attempts) == (204, 2)
+    assert [(r.method, r.path, r.body) for r in transport.requests] == [
+        ("POST", f"/v1/commerce/orders/{ORDER_ID}/status", b'{"status":"ready"}')
+    ] * 2
+    headers = transport.requests[0].headers
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("acme-pos/2.1 gett-async/")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("session", "a session"), ("max_connections", 5), ("trace_configs", [aiohttp.TraceConfig()])],
+)
+def test_default_transport_options_are_refused_with_a_custom_transport(option: str, value: Any) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, transport=answering(), **{option: value})
+    assert info.value.field == option
+
+
+class RecordedWaits(GettClient):
+    """Controls time the documented way: every wait of the client goes through ``sleep``."""
+
+    waits: list[float]
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def test_a_subclass_that_overrides_sleep_sees_every_retry_wait() -> None:
+    transport = answering(503, 503, 204)
+    client = RecordedWaits(API_KEY, transport=transport, retry=RetryPolicy(base=1.0, cap=1.0))
+    client.waits = []
+    async with client:
+        receipt = await client.orders.complete(ORDER_ID)
+    assert receipt.attempts == 3
+    assert len(client.waits) == 2 and all(0 <= wait <= 1.0 for wait in client.waits)  # full jitter up to cap
+
+
 # -- lifecycle ---------------------------------------------------------------------------
 
 
