@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from conftest import API_KEY, ORDER_ID, STORE_ID
 
-from gett_async import GettClient, RetryPolicy
+from gett_async import ApiRequest, ApiResponse, GettClient, RetryPolicy
+from gett_async.testing import MockTransport
 
 __all__ = [
     "API_KEY",
@@ -20,6 +21,7 @@ __all__ = [
     "STORE_ID",
     "FakeClock",
     "RecordingGate",
+    "answering",
     "make_client",
     "only_call",
     "record_sleeps",
@@ -39,6 +41,16 @@ def make_client(**options: Any) -> GettClient:
     if "base_url" not in options:
         options.setdefault("environment", "production")
     return GettClient(API_KEY, **options)
+
+
+def answering(*statuses: int) -> MockTransport:
+    """A `MockTransport` answering ``statuses`` in turn, then the last one for ever (204 if none given)."""
+    queue = list(statuses or (204,))
+
+    def answer(request: ApiRequest) -> ApiResponse:
+        return ApiResponse(queue.pop(0) if len(queue) > 1 else queue[0])
+
+    return MockTransport(answer)
 
 
 def total_calls(mocked: Any) -> int:

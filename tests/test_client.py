@@ -1,4 +1,8 @@
-"""GettClient construction, lifecycle, sessions, event loops, timeouts, hooks and trace configs."""
+"""GettClient construction, lifecycle, sessions, event loops, timeouts, hooks and trace configs.
+
+Everything through public seams: `MockTransport` (what a transport is given), aioresponses or a
+loopback server (what goes over the wire), and aiohttp tracing (the session a client made).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,22 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers_core import API_KEY, BASE, ORDER_ID, ORDER_URL, RecordingGate, make_client, only_call, total_calls
+from helpers_core import (
+    API_KEY,
+    BASE,
+    ORDER_ID,
+    ORDER_URL,
+    RecordingGate,
+    answering,
+    make_client,
+    only_call,
+    total_calls,
+)
 
 from gett_async import (
+    NOT_GIVEN,
     APIConnectionError,
+    APITimeoutError,
     Attempt,
     GettClient,
     GettError,
@@ -23,9 +39,8 @@ from gett_async import (
     HeaderRateLimitGate,
     RetryPolicy,
     ServerError,
+    Timeout,
 )
-
-SHARED = False
 from gett_async.client import DEFAULT_TIMEOUT
 
 SANDBOX = "https://api-sandbox.gett-tech.com"
@@ -199,18 +214,89 @@ def test_a_bool_timeout_is_refused() -> None:
     assert info.value.field == "timeout"
 
 
+# -- the seams: transport= and sleep ----------------------------------------------------
+
+
+async def test_a_custom_transport_gets_every_attempt_with_the_clients_headers() -> None:
+    transport = answering(503, 204)
+    async with make_client(transport=transport, user_agent="acme-pos/2.1") as gett:
+        receipt = await gett.orders.update_status(ORDER_ID, status="ready")
+    assert (receipt.status, receipt.attempts) == (204, 2)
+    assert [(r.method, r.path, r.body) for r in transport.requests] == [
+        ("POST", f"/v1/commerce/orders/{ORDER_ID}/status", b'{"status":"ready"}')
+    ] * 2
+    headers = transport.requests[0].headers
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["User-Agent"].startswith("acme-pos/2.1 gett-async/")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("session", "a session"), ("max_connections", 5), ("trace_configs", [aiohttp.TraceConfig()])],
+)
+def test_default_transport_options_are_refused_with_a_custom_transport(option: str, value: Any) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettClient(API_KEY, transport=answering(), **{option: value})
+    assert info.value.field == option
+
+
+class RecordedWaits(GettClient):
+    """Controls time the documented way: every wait of the client goes through ``sleep``."""
+
+    waits: list[float]
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+async def test_a_subclass_that_overrides_sleep_sees_every_retry_wait() -> None:
+    transport = answering(503, 503, 204)
+    client = RecordedWaits(API_KEY, transport=transport, retry=RetryPolicy(base=1.0, cap=1.0))
+    client.waits = []
+    async with client:
+        receipt = await client.orders.complete(ORDER_ID)
+    assert receipt.attempts == 3
+    assert len(client.waits) == 2 and all(0 <= wait <= 1.0 for wait in client.waits)  # full jitter up to cap
+
+
 # -- lifecycle ---------------------------------------------------------------------------
 
 
-async def test_async_with_opens_and_closes_its_own_session() -> None:
-    client = make_client()
-    assert not client.closed
-    async with client as entered:
-        assert entered is client
-        session = client._transport._session
-        assert isinstance(session, aiohttp.ClientSession) and not session.closed
+class SessionSpy:
+    """A trace config that keeps every session it sees a request start on: the public way
+    (aiohttp tracing) to reach the session a client made for itself."""
+
+    def __init__(self) -> None:
+        self.sessions: list[aiohttp.ClientSession] = []
+        self.config = aiohttp.TraceConfig()
+        self.config.on_request_start.append(self._seen)
+
+    async def _seen(self, session: aiohttp.ClientSession, context: Any, params: Any) -> None:
+        self.sessions.append(session)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert len(set(map(id, self.sessions))) == 1, self.sessions  # one client, one session
+        return self.sessions[0]
+
+
+async def test_async_with_closes_the_session_it_made() -> None:
+    spy = SessionSpy()
+    server = await _order_server()
+    client = make_client(base_url=str(server.make_url("")), trace_configs=[spy.config])
+    try:
+        assert not client.closed
+        async with client as entered:
+            assert entered is client
+            await client.orders.complete(ORDER_ID)
+            await client.orders.complete(ORDER_ID)
+            assert not spy.session.closed
+    finally:
+        await server.close()
+    assert len(spy.sessions) == 2  # both requests, one pooled session
     assert client.closed
-    assert session.closed
+    assert spy.session.closed
 
 
 async def test_aclose_is_idempotent_and_later_calls_fail(mocked: Any) -> None:
@@ -223,17 +309,27 @@ async def test_aclose_is_idempotent_and_later_calls_fail(mocked: Any) -> None:
     assert mocked.requests == {}
 
 
-async def test_session_is_created_lazily_without_async_with(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204)
-    client = make_client()
-    assert client._transport._session is None
+def test_a_client_made_outside_any_loop_makes_its_session_in_the_loop_that_uses_it() -> None:
+    """The session is made lazily: a client built at import time (no loop running) works, and
+    `aclose` without ``async with`` closes the session its first request made."""
+    spy = SessionSpy()
+    loop = asyncio.new_event_loop()
     try:
-        await client.orders.complete(ORDER_ID)
-        assert client._transport._session is not None
+        server = loop.run_until_complete(_order_server())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # aiohttp warns when a session is made outside a loop
+            client = make_client(base_url=str(server.make_url("")), trace_configs=[spy.config])
+        assert spy.sessions == []
+        try:
+            receipt = loop.run_until_complete(client.orders.complete(ORDER_ID))
+            assert not spy.session.closed
+        finally:
+            loop.run_until_complete(client.aclose())
+            loop.run_until_complete(server.close())
     finally:
-        await client.aclose()
-    assert client._transport._session.closed
-    assert total_calls(mocked) == 1
+        loop.close()
+    assert receipt.status == 204
+    assert spy.session.closed
 
 
 async def test_caller_session_is_used_and_left_open(mocked: Any) -> None:
@@ -241,7 +337,6 @@ async def test_caller_session_is_used_and_left_open(mocked: Any) -> None:
     async with aiohttp.ClientSession(headers={"X-Caller-Session": "yes"}) as session:
         async with make_client(session=session) as gett:
             await gett.orders.complete(ORDER_ID)
-            assert gett._transport._session is session
         assert gett.closed
         assert not session.closed
         # aioresponses merges the session's default headers: the request went through ``session``.
@@ -256,18 +351,22 @@ async def test_caller_session_is_used_and_left_open(mocked: Any) -> None:
 
 
 async def test_unclosed_client_warns_when_collected() -> None:
-    client = make_client()
-    await client.__aenter__()
-    session = client._transport._session
-    assert session is not None
+    spy = SessionSpy()  # keeps the session alive past the client, to close it afterwards
+    server = await _order_server()
     try:
+        client = make_client(base_url=str(server.make_url("")), trace_configs=[spy.config])
+        await client.__aenter__()
+        await client.orders.complete(ORDER_ID)
         with pytest.warns(ResourceWarning, match="GettClient") as caught:
             del client
             gc.collect()
         assert any("aclose" in str(w.message) for w in caught)
         assert not any(API_KEY in str(w.message) for w in caught)
+        assert not spy.session.closed  # the warning is about a session really left open
     finally:
-        await session.close()
+        if spy.sessions:
+            await spy.session.close()
+        await server.close()
 
 
 def test_client_without_session_does_not_warn() -> None:
@@ -331,63 +430,163 @@ def test_client_used_in_two_asyncio_runs_fails_clearly(mocked: Any) -> None:
 # -- timeouts ----------------------------------------------------------------------------
 
 
-async def test_client_timeout_as_seconds(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204)
-    async with make_client(timeout=5) as gett:
+# What a transport is given: `MockTransport.timeouts` records the `Timeout` of each attempt.
+# The loopback tests in test_timeouts.py show AiohttpTransport enforcing it.
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(5, Timeout(total=5.0, connect=5.0)), (60, Timeout(total=60.0, connect=5.0)),
+     (0.5, Timeout(total=0.5, connect=0.5))],
+)
+async def test_client_timeout_as_seconds(seconds: float, expected: Timeout) -> None:
+    """Seconds are the total of each attempt; a new connection gets at most 5 s of it."""
+    transport = answering()
+    async with make_client(timeout=seconds, transport=transport) as gett:
+        assert gett.timeout == expected
         await gett.orders.complete(ORDER_ID)
-        session_timeout = gett._transport._session.timeout
-    # 5 s is within aiohttp's exact range: aiohttp enforces it, on the session we own.
-    assert session_timeout == aiohttp.ClientTimeout(total=5.0, sock_connect=5.0)
-    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
+    assert transport.timeouts == [expected]
 
 
-async def test_client_timeout_as_client_timeout(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204)
-    timeout = aiohttp.ClientTimeout(total=7, sock_read=3)
-    async with make_client(timeout=timeout) as gett:
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (aiohttp.ClientTimeout(total=7, sock_read=3), Timeout(total=7, connect=None, read=3)),
+        (aiohttp.ClientTimeout(total=1, connect=0.5), Timeout(total=1, connect=0.5, read=None)),
+        (aiohttp.ClientTimeout(connect=9, sock_connect=2), Timeout(total=None, connect=2, read=None)),
+        (Timeout(total=8, connect=None, read=4), Timeout(total=8, connect=None, read=4)),
+    ],
+    ids=["total-and-read", "connect", "sock_connect-wins", "Timeout"],
+)
+async def test_client_timeout_as_client_timeout(given: Any, expected: Timeout) -> None:
+    transport = answering()
+    async with make_client(timeout=given, transport=transport) as gett:
+        assert gett.timeout == expected
         await gett.orders.complete(ORDER_ID)
-        session_timeout = gett._transport._session.timeout
-        total = gett._transport._total
-    # The total is ours to enforce (shared deadlines); aiohttp keeps the rest (all of it on 3.10).
-    expected = (7, aiohttp.ClientTimeout(sock_read=3)) if SHARED else (None, timeout)
-    assert (total, session_timeout) == expected
+    assert transport.timeouts == [expected]
 
 
-async def test_per_call_timeout_overrides_client_timeout(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204, repeat=True)
-    custom = aiohttp.ClientTimeout(total=1, connect=0.5)
-    long = aiohttp.ClientTimeout(total=60, sock_read=10)
-    async with make_client(timeout=5) as gett:
+async def test_per_call_timeout_overrides_client_timeout() -> None:
+    transport = answering()
+    async with make_client(timeout=5, transport=transport) as gett:
         await gett.orders.complete(ORDER_ID, timeout=2.5)
-        await gett.orders.complete(ORDER_ID, timeout=custom)
-        await gett.orders.complete(ORDER_ID, timeout=long)
-    calls = next(iter(mocked.requests.values()))
-    assert [c.kwargs["timeout"] for c in calls] == [
-        aiohttp.ClientTimeout(total=2.5), custom, aiohttp.ClientTimeout(sock_read=10) if SHARED else long
+        await gett.orders.complete(ORDER_ID, timeout=aiohttp.ClientTimeout(total=1, connect=0.5))
+        await gett.orders.complete(ORDER_ID, timeout=Timeout(total=60, read=10))
+        await gett.orders.complete(ORDER_ID, timeout=None)
+        await gett.orders.complete(ORDER_ID, timeout=NOT_GIVEN)
+        await gett.orders.complete(ORDER_ID)  # an override does not stick
+        assert gett.timeout == Timeout(total=5, connect=5)
+    assert transport.timeouts == [
+        Timeout(total=2.5, connect=2.5),
+        Timeout(total=1, connect=0.5),
+        Timeout(total=60, connect=5, read=10),
+        Timeout(total=None, connect=None, read=None),
+        Timeout(total=5, connect=5),
+        Timeout(total=5, connect=5),
     ]
 
 
-async def test_no_timeout_uses_the_session_default(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204)
-    async with make_client() as gett:
+async def test_a_per_call_timeout_bounds_every_retried_attempt() -> None:
+    transport = answering(503, 503, 204)
+    async with make_client(timeout=5, transport=transport) as gett:
+        receipt = await gett.orders.complete(ORDER_ID, timeout=2)
+    assert receipt.attempts == 3
+    assert transport.timeouts == [Timeout(total=2, connect=2)] * 3
+
+
+async def test_no_timeout_given_means_the_default_per_attempt() -> None:
+    """Left out, each attempt gets 30 s in all and 5 s to connect: the same `Timeout` on every
+    transport (the SDK keeps no deadline of its own across attempts)."""
+    transport = answering()
+    async with make_client(transport=transport) as gett:
+        assert gett.timeout == DEFAULT_TIMEOUT == Timeout(total=30, connect=5, read=None)
         await gett.orders.complete(ORDER_ID)
-        if SHARED:
-            assert gett._transport._session.timeout == aiohttp.ClientTimeout(sock_connect=5.0)
-            assert gett._transport._total == DEFAULT_TIMEOUT.total == 30
-        else:
-            assert (gett._transport._session.timeout, gett._transport._total) == (DEFAULT_TIMEOUT, None)
-    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
+    assert transport.timeouts == [DEFAULT_TIMEOUT]
 
 
-async def test_caller_session_timeout_is_not_replaced(mocked: Any) -> None:
-    mocked.post(ORDER_URL, status=204)
-    mine = aiohttp.ClientTimeout(total=99)
-    async with aiohttp.ClientSession(timeout=mine) as session:
-        async with make_client(session=session) as gett:
-            await gett.orders.complete(ORDER_ID)
-            assert gett._transport._total is None
-        assert session.timeout == mine
-    assert only_call(mocked)[2]["timeout"] is aiohttp.helpers.sentinel
+async def test_timeout_none_means_no_limit_at_all() -> None:
+    transport = answering()
+    async with make_client(timeout=None, transport=transport) as gett:
+        assert gett.timeout == Timeout(total=None, connect=None, read=None)
+        await gett.orders.complete(ORDER_ID)
+        await gett.orders.complete(ORDER_ID, timeout=3)  # a per-call limit still applies
+    assert transport.timeouts == [Timeout(total=None, connect=None, read=None), Timeout(total=3, connect=3)]
+
+
+async def test_with_options_changes_the_default_timeout_of_the_derived_client_only() -> None:
+    transport = answering()
+    async with make_client(timeout=5, transport=transport) as gett:
+        quick = gett.with_options(timeout=1)
+        unlimited = gett.with_options(timeout=None)
+        same = gett.with_options(max_retries=0)
+        assert (quick.timeout, unlimited.timeout, same.timeout, gett.timeout) == (
+            Timeout(total=1, connect=1), Timeout(total=None, connect=None, read=None),
+            Timeout(total=5, connect=5), Timeout(total=5, connect=5),
+        )
+        await quick.orders.complete(ORDER_ID)
+        await quick.orders.complete(ORDER_ID, timeout=7)
+        await unlimited.orders.complete(ORDER_ID)
+        await same.orders.complete(ORDER_ID)
+        await gett.orders.complete(ORDER_ID)
+        await quick.aclose()
+        assert quick.closed and not gett.closed
+        await gett.orders.complete(ORDER_ID)  # the shared transport is still open
+    assert transport.timeouts == [
+        Timeout(total=1, connect=1),
+        Timeout(total=7, connect=5),
+        Timeout(total=None, connect=None, read=None),
+        Timeout(total=5, connect=5),
+        Timeout(total=5, connect=5),
+        Timeout(total=5, connect=5),
+    ]
+    with pytest.raises(GettValidationError) as info:
+        gett.with_options(timeout=0)
+    assert info.value.field == "timeout"
+
+
+async def _silent_server(seen: list[bytes], hung_up: asyncio.Event) -> asyncio.Server:
+    """A loopback server that reads each request and never answers; ``hung_up`` is set once
+    the client has closed the connection."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        await reader.read()  # until the client closes the connection
+        writer.close()
+        await writer.wait_closed()
+        hung_up.set()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+@pytest.mark.timeout(30)  # were the client's 0.2 s not applied, this would wait for ever: fail sooner
+async def test_caller_session_is_used_but_each_attempt_gets_the_clients_timeout() -> None:
+    """Decided: with ``session=``, the caller's session carries every request (its headers,
+    cookies, tracing, connection pool) but each attempt is bounded by the client's timeout
+    (``GettClient(timeout=)``, ``with_options``, or per call), which replaces the session's
+    default for that request; the session object itself is left as it was. Why: one meaning
+    of ``timeout=`` whatever the transport, and ``timeout=None`` really means no limit. Give
+    the client the limits you want for Gett calls."""
+    seen: list[bytes] = []
+    hung_up = asyncio.Event()
+    server = await _silent_server(seen, hung_up)
+    port = server.sockets[0].getsockname()[1]
+    started = SessionSpy()
+    mine = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)  # no limit at all
+    try:
+        async with aiohttp.ClientSession(timeout=mine, trace_configs=[started.config]) as session:
+            async with make_client(base_url=f"http://127.0.0.1:{port}", session=session, timeout=0.2,
+                                   retry=RetryPolicy(max_retries=0)) as gett:
+                with pytest.raises(APITimeoutError, match=r"total 0.2 s") as info:
+                    await gett.orders.complete(ORDER_ID)
+                await hung_up.wait()  # the timed-out attempt's connection was closed, not pooled
+            assert not session.closed
+            assert session.timeout == mine
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert info.value.attempts == 1
+    assert started.session is session  # the request went through the caller's session
+    assert len(seen) == 1 and seen[0].startswith(b"POST /v1/commerce/orders/")
 
 
 async def test_user_agent_prefix(mocked: Any) -> None:
@@ -493,7 +692,6 @@ async def test_trace_configs_reach_the_clients_own_session() -> None:
     server = await _order_server()
     try:
         async with make_client(base_url=str(server.make_url("")), trace_configs=[trace]) as gett:
-            assert trace in gett._transport._session.trace_configs
             receipt = await gett.orders.complete(ORDER_ID)
     finally:
         await server.close()

@@ -8,6 +8,7 @@ import pytest
 from helpers_core import ORDER_ID, ORDER_URL, STORE_ID, FakeClock, make_client, total_calls
 
 from gett_async import HeaderRateLimitGate
+from gett_async._core.ratelimit import RateWindow
 
 T0 = 1_700_000_000.0
 
@@ -162,9 +163,20 @@ async def test_after_the_reset_the_budget_restarts_from_the_largest_window(
         gate.settle("write", window(remaining, T0 + 10), None)
     await gate.acquire("write")
     assert clock.sleeps == [10.0]
-    # Private state, on purpose: with no answer yet from the new window, what the gate allows
-    # is only visible here. 9 left after one answer means a window of 10; one is now in flight.
-    assert gate._accounts["write"].budget == 9
+
+
+def test_after_the_reset_the_window_restarts_from_the_largest_budget_seen() -> None:
+    """The arithmetic behind the gate test above, on the pure `RateWindow` (no loop): with no
+    answer yet from the new window, what may still start is its ``budget``. 9 left after one
+    answer means a window of 10; one is now in flight."""
+    account = RateWindow()
+    for remaining in (9, 4, 0):
+        account.take(T0)
+        account.settle(T0, window(remaining, T0 + 10), None)
+    assert account.wait(T0) == 10.0
+    assert account.wait(T0 + 10) == 0.0
+    account.take(T0 + 10)
+    assert (account.budget, account.limit_seen, account.in_flight) == (9, 10, 1)
 
 
 async def test_unreadable_headers_are_ignored(gate: HeaderRateLimitGate, clock: FakeClock) -> None:

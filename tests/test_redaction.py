@@ -13,9 +13,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from helpers_core import API_KEY, ORDER_ID, ORDER_URL, STORE_ID, RecordingGate, make_client, record_sleeps
+from helpers_core import (
+    API_KEY,
+    BASE,
+    ORDER_ID,
+    ORDER_URL,
+    STORE_ID,
+    RecordingGate,
+    answering,
+    make_client,
+    record_sleeps,
+)
 
-from gett_async import Attempt, GettClient, GettError, GettValidationError, RetryPolicy
+from gett_async import AiohttpTransport, Attempt, GettClient, GettError, GettValidationError, RetryPolicy
 
 STATUS_URL = f"https://api.gett-tech.com/v1/commerce/stores/{STORE_ID}/status"
 KEY_PARTS = (API_KEY, API_KEY[5:], API_KEY[-16:])  # the key, and long pieces of it
@@ -82,9 +92,27 @@ async def test_key_is_sent_but_the_headers_repr_hides_it(mocked: Any) -> None:
 
 
 async def test_client_and_transport_reprs(mocked: Any) -> None:
-    async with make_client() as gett:
-        for text in (repr(gett), str(gett), repr(vars(gett._transport)), repr(gett.orders), repr(gett.gate)):
-            assert_clean(text)
+    mocked.post(ORDER_URL, status=204)
+    transport = AiohttpTransport(BASE)  # the default transport, made here so the test can look at it
+    try:
+        async with make_client(transport=transport) as gett:
+            await gett.orders.complete(ORDER_ID)
+            for text in (repr(gett), str(gett), repr(transport), repr(vars(transport)), repr(gett.orders),
+                         repr(gett.gate)):
+                assert_clean(text)
+    finally:
+        await transport.aclose()  # a transport the caller made is the caller's to close
+    assert len(mocked.requests) == 1
+
+
+async def test_what_a_custom_transport_is_handed_shows_no_key_in_its_repr() -> None:
+    transport = answering()
+    async with make_client(transport=transport) as gett:
+        await gett.orders.complete(ORDER_ID)
+    [request] = transport.requests
+    assert request.headers["Authorization"] == f"Bearer {API_KEY}"  # sent, but not shown:
+    assert_clean(repr(transport.requests))
+    assert_clean(repr(request.headers))
 
 
 async def test_successful_and_retried_calls_log_no_key(
