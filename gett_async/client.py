@@ -106,7 +106,7 @@ class GettClient:
         elif reads_per_minute is not None or writes_per_minute is not None:
             raise GettValidationError("gate", "give either gate= or reads/writes_per_minute, not both")
         self._paths = paths or ApiPaths()
-        self._owns_transport = transport is None
+        self._owns_transport = True  # made here or handed over: closed with the client (as httpx does)
         connection_limit: int | None = None
         if transport is None:
             connection_limit = max_connections or 100

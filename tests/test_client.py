@@ -31,6 +31,7 @@ from helpers_core import (
 from gett_async import (
     NOT_GIVEN,
     APIConnectionError,
+    ApiResponse,
     APITimeoutError,
     Attempt,
     GettClient,
@@ -42,6 +43,7 @@ from gett_async import (
     Timeout,
 )
 from gett_async.client import DEFAULT_TIMEOUT
+from gett_async.testing import MockTransport
 
 SANDBOX = "https://api-sandbox.gett-tech.com"
 
@@ -766,3 +768,14 @@ async def test_bad_per_call_timeouts_and_stream_options_are_refused_before_io(mo
                 gett.orders.stream([], **options)
             assert info.value.field == field
     assert mocked.requests == {}
+
+
+async def test_a_given_transport_is_closed_with_the_client_but_not_by_a_derived_one() -> None:
+    transport = MockTransport(lambda request: ApiResponse(204))
+    async with GettClient(API_KEY, transport=transport) as gett:
+        derived = gett.with_options(max_retries=0)
+        await derived.orders.complete(ORDER_ID)
+        await derived.aclose()
+        assert derived.closed and not transport.closed
+        await gett.orders.complete(ORDER_ID)  # the original still works
+    assert transport.closed and len(transport.requests) == 2

@@ -1,0 +1,1 @@
+"""The sans-I/O core: rules, wire types and arithmetic; imports no asyncio, aiohttp or backoff."""
