@@ -4,7 +4,7 @@ from ._core.paths import ApiPaths, Environment
 from ._core.retry import RetryBudget, RetryPolicy
 from ._core.updates import Update
 from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
-from ._http.gate import HeaderRateLimitGate, RateLimitGate
+from ._http.gate import HeaderRateLimitGate, Priority, RateLimitGate
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
 from ._version import __version__
@@ -98,6 +98,7 @@ __all__ = [
     "PauseReason",
     "PermissionDeniedError",
     "PositionValue",
+    "Priority",
     "Problem",
     "RateLimitError",
     "RateLimitGate",

@@ -70,10 +70,12 @@ class RecordingGate:
 
     def __init__(self) -> None:
         self.acquired: list[str] = []
+        self.priorities: list[str] = []
         self.settled: list[tuple[str, Mapping[str, str] | None, float | None]] = []
 
-    async def acquire(self, kind: str) -> None:
+    async def acquire(self, kind: str, *, priority: str = "interactive") -> None:
         self.acquired.append(kind)
+        self.priorities.append(priority)
 
     def settle(self, kind: str, headers: Mapping[str, str] | None, retry_after: float | None) -> None:
         self.settled.append((kind, None if headers is None else dict(headers), retry_after))

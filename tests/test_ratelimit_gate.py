@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers_core import ORDER_ID, ORDER_URL, STORE_ID, FakeClock, make_client, total_calls
+from helpers_core import ORDER_ID, ORDER_URL, STORE_ID, FakeClock, RecordingGate, make_client, total_calls
 
-from gett_async import HeaderRateLimitGate
+from gett_async import HeaderRateLimitGate, Priority
 from gett_async._core.ratelimit import RateWindow
 
 T0 = 1_700_000_000.0
@@ -60,7 +60,7 @@ async def test_a_subclass_that_overrides_acquire_sees_every_call(mocked: Any, cl
     seen: list[str] = []
 
     class Logged(HeaderRateLimitGate):
-        async def acquire(self, kind: str) -> None:
+        async def acquire(self, kind: str, *, priority: Priority = "interactive") -> None:
             seen.append(kind)
             await super().acquire(kind)
 
@@ -281,3 +281,13 @@ def test_fixed_budgets_are_validated(value: Any) -> None:
     with pytest.raises(GettValidationError) as info:
         HeaderRateLimitGate(writes_per_minute=value)
     assert info.value.field == "writes_per_minute"
+
+
+async def test_the_gate_hears_who_asks(mocked: Any) -> None:
+    """Single calls and tracker moves are interactive; a stream's requests are batch."""
+    mocked.post(ORDER_URL, status=204, repeat=True)
+    gate = RecordingGate()
+    async with make_client(gate=gate) as gett:
+        await gett.orders.complete(ORDER_ID)
+        await gett.orders.track(ORDER_ID, status="ready").complete()
+    assert gate.priorities == ["interactive", "interactive"]

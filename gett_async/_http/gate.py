@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Literal, Protocol
 
 from .._core import validate
 from .._core.ratelimit import RateWindow
@@ -23,12 +23,19 @@ from ..errors import RateLimitError
 READ = "read"
 WRITE = "write"
 
+#: Who is asking: a call someone awaits (a web handler, a tracker move), or a batch stream.
+#: A gate may keep part of the budget for interactive calls so a batch job never starves them.
+Priority = Literal["interactive", "batch"]
+INTERACTIVE: Priority = "interactive"
+BATCH: Priority = "batch"
+
 
 class RateLimitGate(Protocol):
     """What the session manager needs from a rate-limit gate."""
 
-    async def acquire(self, kind: str) -> None:
-        """Wait until one more request of ``kind`` may start; called before every attempt."""
+    async def acquire(self, kind: str, *, priority: Priority = INTERACTIVE) -> None:
+        """Wait until one more request of ``kind`` may start; called before every attempt.
+        ``priority`` says who asks (streams send ``batch``)."""
 
     def settle(self, kind: str, headers: Mapping[str, str] | None, retry_after: float | None) -> None:
         """Called exactly once per `acquire`, when the attempt ends (``headers`` None: no answer)."""
@@ -82,8 +89,9 @@ class HeaderRateLimitGate:
         """Seconds a new request of ``kind`` would wait now (0 when it may start at once)."""
         return self._accounts[kind].wait(self._clock())
 
-    async def acquire(self, kind: str) -> None:
-        """Wait for room; a wait longer than ``max_wait`` fails at once with RateLimitError."""
+    async def acquire(self, kind: str, *, priority: Priority = INTERACTIVE) -> None:
+        """Wait for room; a wait longer than ``max_wait`` fails at once with RateLimitError.
+        Every priority shares one budget here (one process sees no one else to yield to)."""
         account = self._accounts[kind]
         while True:
             now = self._clock()

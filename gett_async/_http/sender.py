@@ -28,7 +28,7 @@ from .._core.retry import RetryPolicy, TokenBucket, next_wait
 from .._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
 from .._version import __version__
 from ..errors import APIConnectionError, APIError, GettError
-from .gate import READ, WRITE, RateLimitGate
+from .gate import INTERACTIVE, READ, WRITE, Priority, RateLimitGate
 
 logger = logging.getLogger("gett_async")
 
@@ -112,8 +112,10 @@ class Sender:
         *,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
+        priority: Priority = INTERACTIVE,
     ) -> Sent:
-        """Send ``request`` with retries; return the 2xx answer or raise a GettError."""
+        """Send ``request`` with retries; return the 2xx answer or raise a GettError.
+        ``priority`` goes to the gate with every attempt."""
         if self.closed:
             raise GettError("this GettClient is closed")
         limit = self.timeout if isinstance(timeout, NotGiven) else timeout
@@ -123,7 +125,7 @@ class Sender:
             started = time.perf_counter()
             failure: APIError | APIConnectionError | None = None
             try:
-                response = await self._attempt(request, limit)
+                response = await self._attempt(request, limit, priority)
             except (APIError, APIConnectionError) as exc:
                 failure = exc
             if failure is None:
@@ -145,10 +147,10 @@ class Sender:
             await self._sleep(wait)
         raise AssertionError("unreachable")  # itertools.count never ends
 
-    async def _attempt(self, request: ApiRequest, timeout: Timeout) -> ApiResponse:
+    async def _attempt(self, request: ApiRequest, timeout: Timeout, priority: Priority) -> ApiResponse:
         """One attempt through the gate: the scrubbed 2xx answer, or raise its typed error."""
         kind = WRITE if request.write else READ
-        await self.gate.acquire(kind)
+        await self.gate.acquire(kind, priority=priority)
         headers: Mapping[str, str] | None = None
         retry_after: float | None = None
         try:

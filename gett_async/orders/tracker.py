@@ -20,6 +20,7 @@ import attrs
 from .._core import lifecycle, serde, validate
 from .._core.updates import Update, parse_update
 from .._core.wire import NOT_GIVEN
+from .._http.gate import INTERACTIVE, Priority
 from ..errors import GettValidationError
 from ..models import OrderStatus
 from ..models.enums import StatusValue
@@ -30,7 +31,12 @@ class UpdateSender(Protocol):
     """What a tracker (and a stream) needs to send: ``gett.orders`` is one."""
 
     async def send_update(
-        self, update: Update, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        update: Update,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        priority: Priority = INTERACTIVE,
     ) -> Receipt:
         """Send an update the lifecycle accepted; raise GettError if Gett did not take it."""
 

@@ -7,6 +7,7 @@ import attrs
 from .._core import validate
 from .._core.paths import ApiPaths
 from .._core.wire import NOT_GIVEN, ApiRequest, NotGiven
+from .._http.gate import INTERACTIVE, Priority
 from .._http.sender import Sender, Sent
 from .._http.timeouts import TimeoutArg, as_timeout
 
@@ -39,11 +40,13 @@ class Resource:
         self._sender = sender
         self._paths = paths
 
-    async def _send(self, request: ApiRequest, timeout: Timeout, max_retries: Retries) -> Sent:
+    async def _send(
+        self, request: ApiRequest, timeout: Timeout, max_retries: Retries, priority: Priority = INTERACTIVE
+    ) -> Sent:
         if not isinstance(max_retries, NotGiven):
             validate.whole("max_retries", max_retries, minimum=0)
         limit = NOT_GIVEN if isinstance(timeout, NotGiven) else as_timeout(timeout)
-        return await self._sender.send(request, timeout=limit, max_retries=max_retries)
+        return await self._sender.send(request, timeout=limit, max_retries=max_retries, priority=priority)
 
     async def _read(self, request: ApiRequest, timeout: Timeout, max_retries: Retries) -> bytes:
         """A request whose answer body is parsed: the body."""

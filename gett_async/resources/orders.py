@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .._core.updates import Update, parse_update, update_request
 from .._core.wire import NOT_GIVEN
+from .._http.gate import INTERACTIVE, Priority
 from ..models import OrderState, OrderStatus
 from ..models.enums import StateValue, StatusValue
 from ._base import Receipt, Resource, Retries, Timeout
@@ -65,7 +66,13 @@ class OrderUpdates(Resource):
         )
 
     async def send_update(
-        self, update: Update, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        update: Update,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        priority: Priority = INTERACTIVE,
     ) -> Receipt:
-        """Send an update that `parse_update` (and, for trackers, the lifecycle) accepted."""
-        return Receipt.of(await self._send(update_request(self._paths, update), timeout, max_retries))
+        """Send an update that `parse_update` (and, for trackers, the lifecycle) accepted;
+        streams send theirs with ``priority="batch"``."""
+        return Receipt.of(await self._send(update_request(self._paths, update), timeout, max_retries, priority))
