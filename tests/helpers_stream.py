@@ -1,5 +1,6 @@
-"""Helpers for the tracker and stream tests: a recording mock server, a fake transport, and
-an independent re-simulation of the lifecycle (plain functions and classes, no fixtures)."""
+"""Helpers for the tracker and stream tests: a recording mock server, transports made with
+`MockTransport`, and an independent re-simulation of the lifecycle (plain functions and
+classes, no fixtures)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from conftest import API_KEY
 
 from gett_async import ApiRequest, ApiResponse, GettClient, GettValidationError, RetryPolicy, lifecycle
 from gett_async.orders.stream import parse_event
+from gett_async.testing import MockTransport
 
 BASE = "https://api.gett-tech.com"
 STATUS_URL = re.compile(r"^https://api\.gett-tech\.com/v1/commerce/orders/([^/?]+)/status$")
@@ -75,7 +77,7 @@ class Server:
         self.in_flight = 0
         self.max_in_flight = 0
         self.started = asyncio.Event()
-        self._attempts: dict[tuple[str, str], int] = {}
+        self.attempts: dict[tuple[str, str], int] = {}  # (order id, body) -> requests seen
 
     def install(self, mocked: Any) -> Server:
         mocked.post(STATUS_URL, callback=self.callback, repeat=True)
@@ -87,8 +89,8 @@ class Server:
         data = kwargs.get("data")
         body = json.loads(data) if data else {}
         key = (match[1], json.dumps(body, sort_keys=True))
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        seen = Seen(match[1], body, self._attempts[key])
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        seen = Seen(match[1], body, self.attempts[key])
         self.seen.append(seen)
         self.started.set()
         self.in_flight += 1
@@ -124,17 +126,35 @@ def latency(seed: int, most: float = 0.002) -> Callable[[], float]:
     return lambda: rng.uniform(0.0, most)
 
 
-class FakeTransport:
-    """Stands in for the transport (``gett.orders._transport``): answers 204 at once."""
+def accepting_client(**options: Any) -> tuple[GettClient, MockTransport]:
+    """A client whose transport answers every request 204 at once, and that transport."""
+    transport = MockTransport(lambda request: ApiResponse(204, {}, b""))
+    return make_client(transport=transport, **options), transport
 
-    _max_connections = 100
+
+class Held:
+    """A `MockTransport` handler: every request waits until the test answers it (`answer`)."""
 
     def __init__(self) -> None:
-        self.sent = 0
+        self.waiting: list[asyncio.Future[None]] = []
+        self.arrived = asyncio.Event()
 
-    async def send(self, request: ApiRequest, *, timeout: Any = None) -> ApiResponse:
-        self.sent += 1
+    async def __call__(self, request: ApiRequest) -> ApiResponse:
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append(answer)
+        self.arrived.set()
+        await answer
         return ApiResponse(204, {}, b"")
+
+    def answer(self, n: int = 0) -> None:
+        self.waiting[n].set_result(None)
+
+
+def held_client() -> tuple[GettClient, MockTransport, Held]:
+    """A client whose requests wait for the test to answer them."""
+    held = Held()
+    transport = MockTransport(held)
+    return make_client(transport=transport), transport, held
 
 
 # -- an independent re-simulation of the lifecycle ------------------------------------------
@@ -153,10 +173,7 @@ class SimOrder:
         """Apply a move if lifecycle.check allows it and return its expected body, else None."""
         target = self.position if target is None else target
         try:
-            lifecycle.check(
-                self.position, target, strict=strict, eta_changed=eta is not None and eta != self.eta,
-                cancel_reason=reason,
-            )
+            lifecycle.check(self.position, target, strict=strict, eta_changed=eta is not None and eta != self.eta)
         except GettValidationError:
             return None
         self.position = target
@@ -175,9 +192,10 @@ class SimOrder:
             assert set(body) <= {"status", "estimatedReadyAt"}, body
             target, reason = body["status"], None
             eta = iso(body["estimatedReadyAt"]) if "estimatedReadyAt" in body else None
+        if target == "cancelled":
+            assert isinstance(reason, str) and reason.strip(), body  # a cancel always names a reason
         lifecycle.check(  # raises if the stream sent an illegal move
-            self.position, target, strict=strict, eta_changed=eta is not None and eta != self.eta,
-            cancel_reason=reason,
+            self.position, target, strict=strict, eta_changed=eta is not None and eta != self.eta
         )
         self.position = target
         if eta is not None:
@@ -185,10 +203,12 @@ class SimOrder:
 
 
 def parsed(event: object) -> tuple[str, str | None, datetime | None, str | None] | None:
+    """(order id, target, ETA, reason) of a well-formed event, else None."""
     try:
-        return parse_event(event)
+        update = parse_event(event)
     except GettValidationError:
         return None
+    return update.order_id, update.target, update.estimated_ready_at, update.cancel_reason
 
 
 def same_body(seen: dict[str, Any], expected: dict[str, Any]) -> bool:

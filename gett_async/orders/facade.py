@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
 
 from .._core.paths import ApiPaths
 from .._http.sender import Sender
 from ..models import OrderState, OrderStatus
 from ..models.enums import AnyStateValue, OpenStatusValue
 from ..resources.orders import OrderUpdates
-from .stream import Events, OrderStream, StreamSummary, send_all, stream_updates
+from .stream import Events, OrderStream, Seed, StreamSummary, summarize
+from .stream.events import E
 from .tracker import OrderTracker
 
 
@@ -38,16 +39,45 @@ class Orders(OrderUpdates):
         """
         return OrderTracker(self, order_id, status=status, state=state, strict=strict)
 
-    def stream(self, events: Events, **options: Any) -> OrderStream:
+    def stream(
+        self,
+        events: Events[E],
+        *,
+        concurrency: int = 16,
+        strict: bool = False,
+        snapshots: Iterable[Seed] | None = None,
+        buffer: int | None = None,
+        closed_memory: int = 50_000,
+    ) -> OrderStream[E]:
         """Stream events in, outcomes out: an `OrderStream` (see `gett_async.orders.stream`).
 
-        Refuses (GettValidationError) ``concurrency`` < 1 and ``buffer`` < ``concurrency``; bad
-        events are not raised but come out as ``refused`` outcomes.
+        ``concurrency`` requests at most in flight; ``strict`` refuses skipped statuses;
+        ``snapshots`` (`OrderTracker.snapshot` dicts or trackers) seed orders where they are;
+        at most ``buffer`` events held (default ``max(64, 4 * concurrency)``); the last
+        ``closed_memory`` closed orders remembered, so late events for them are refused.
+        Refuses (GettValidationError) ``concurrency`` < 1, ``buffer`` < ``concurrency`` and a
+        seed without a UUID order id; bad events are not raised but come out as ``refused``.
         """
-        return stream_updates(self, events, **options)
+        return OrderStream(
+            self, events, concurrency=concurrency, strict=strict, snapshots=snapshots, buffer=buffer,
+            closed_memory=closed_memory,
+        )
 
-    async def send_all(self, events: Events, **options: Any) -> StreamSummary:
-        """Stream every event and return the summary (counts per kind, the failures)."""
-        return await send_all(self, events, **options)
-
-
+    async def send_all(
+        self,
+        events: Events[E],
+        *,
+        concurrency: int = 16,
+        strict: bool = False,
+        snapshots: Iterable[Seed] | None = None,
+        buffer: int | None = None,
+        closed_memory: int = 50_000,
+        keep: int = 1000,
+    ) -> StreamSummary[E]:
+        """Stream every event and return the summary (counts per kind, the first ``keep``
+        failures and refusals, the source's error). Refuses what `stream` refuses."""
+        stream = self.stream(
+            events, concurrency=concurrency, strict=strict, snapshots=snapshots, buffer=buffer,
+            closed_memory=closed_memory,
+        )
+        return await summarize(stream, keep=keep)

@@ -1,0 +1,281 @@
+"""`OrderStream`: the thin async shell around `StreamEngine` (input, lanes, the iterator protocol).
+
+The shell reads the input while the engine wants it, runs up to ``concurrency`` *lanes*
+(tasks that send one job after another), and hands outcomes to the consumer. Every
+decision about events and orders is the engine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Generic
+
+from ..._core import validate
+from ...errors import GettError, GettValidationError
+from ..tracker import UpdateSender
+from .book import OrderBook, Seed
+from .engine import Job, StreamEngine
+from .events import E, Events, EventSourceError
+from .outcomes import StreamSummary, UpdateOutcome
+
+logger = logging.getLogger("gett_async")
+
+
+class _Lane(Generic[E]):
+    """What one lane task is sending: a job from the engine, or None between jobs."""
+
+    __slots__ = ("job",)
+
+    def __init__(self, job: Job[E] | None) -> None:
+        self.job = job
+
+
+class OrderStream(Generic[E]):
+    """An async iterator of `UpdateOutcome`s; see `gett_async.orders.stream` for its guarantees.
+
+    Use ``async for outcome in stream`` (optionally inside ``async with stream``).
+    Refuses (GettValidationError at creation): ``concurrency`` < 1, ``buffer`` < ``concurrency``,
+    a seed without a UUID order id.
+    """
+
+    def __init__(
+        self,
+        orders: UpdateSender,
+        events: Events[E],
+        *,
+        concurrency: int = 16,
+        strict: bool = False,
+        snapshots: Iterable[Seed] | None = None,
+        buffer: int | None = None,
+        closed_memory: int = 50_000,
+    ) -> None:
+        self.concurrency = validate.whole("concurrency", concurrency, minimum=1)
+        self.buffer = buffer if buffer is not None else max(64, 4 * concurrency)
+        if not isinstance(self.buffer, int) or isinstance(self.buffer, bool) or self.buffer < concurrency:
+            raise GettValidationError("buffer", f"must be at least concurrency ({concurrency}), got {self.buffer!r}")
+        self.strict = strict
+        book = OrderBook(orders, strict=strict, seeds=snapshots or (), closed_memory=closed_memory)
+        self._engine: StreamEngine[E] = StreamEngine(book, buffer=self.buffer)
+        self._send = orders.send_update
+        self._sync_it: Iterator[E] | None = None
+        self._async_it: AsyncIterator[E] | None = None
+        if isinstance(events, AsyncIterable):
+            self._async_it = aiter(events)
+        else:
+            self._sync_it = iter(events)
+        self._lanes: dict[asyncio.Task[None], _Lane[E]] = {}
+        self._pull: asyncio.Future[E] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._consumer: asyncio.Task[Any] | None = None  # the task waiting inside __anext__, if one is
+        self._lane_error: BaseException | None = None  # a bug in a lane, raised to the consumer
+        self._stopped = False
+        connections = getattr(orders, "connection_limit", None)
+        if connections is not None and concurrency > connections:
+            logger.warning(
+                "stream concurrency %d exceeds the client's max_connections %d; requests will queue for the pool",
+                concurrency, connections,
+            )
+
+    # -- what a caller may look at -------------------------------------------------------
+
+    @property
+    def held(self) -> int:
+        """Events held now: queued, in flight, or ended and not yet taken (at most ``buffer``)."""
+        return self._engine.outcomes.held
+
+    @property
+    def max_held(self) -> int:
+        """The most events held at once so far."""
+        return self._engine.outcomes.max_held
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not yet answered (at most ``concurrency``)."""
+        return self._engine.in_flight
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Outcomes made so far per kind (``sent``, ``refused``, ...), taken by the consumer or not."""
+        return dict(self._engine.outcomes.counts)
+
+    @property
+    def source_error(self) -> BaseException | None:
+        """What the events iterable raised, if it did."""
+        return self._engine.source_error
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Snapshots of the open orders this stream knows, to seed a later stream: the orders it
+        moved (parked ones keep status, ETA and strictness, not their history) and the seeds
+        it was given but never needed."""
+        return self._engine.book.snapshots()
+
+    # -- the async iterator --------------------------------------------------------------
+
+    def __aiter__(self) -> OrderStream[E]:
+        return self
+
+    async def __anext__(self) -> UpdateOutcome[E]:
+        engine = self._engine
+        try:
+            while True:
+                if self._lane_error is not None:
+                    error, self._lane_error = self._lane_error, None
+                    self._cancel_all()
+                    raise error
+                if self._stopped:
+                    raise StopAsyncIteration
+                self._pump()
+                outcome = engine.take()
+                if outcome is not None:
+                    return outcome
+                if engine.finished and not self._lanes:
+                    self._stopped = True
+                    if engine.source_error is not None:
+                        # Every event the source gave has had its outcome; now say it broke off.
+                        raise EventSourceError(engine.source_error, engine.outcomes.admitted) from engine.source_error
+                    raise StopAsyncIteration
+                self._wakeup = asyncio.get_running_loop().create_future()
+                self._consumer = asyncio.current_task()
+                try:
+                    await self._wakeup
+                finally:
+                    self._consumer = None
+        except asyncio.CancelledError:
+            self._cancel_all()
+            raise
+
+    async def __aenter__(self) -> OrderStream[E]:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop: start nothing more, cancel and await in-flight requests (their events end as
+        ``failed``), close the input."""
+        under_way = self._cancel_all()
+        if under_way:
+            # Done ones too: awaiting them runs their done callbacks first, so every lane's
+            # outcome is recorded when this returns.
+            await asyncio.gather(*under_way, return_exceptions=True)
+        closer = getattr(self._async_it, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    def _cancel_all(self) -> list[asyncio.Future[Any]]:
+        """Stop, cancel every lane and the read under way; return them all (some may be done)."""
+        self._stopped = True
+        under_way: list[asyncio.Future[Any]] = list(self._lanes)
+        if self._pull is not None:
+            under_way.append(self._pull)
+        for future in under_way:
+            future.cancel()  # no-op on a done one
+        return under_way
+
+    # -- moving data between the input, the engine and the network --------------------------
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _pump(self) -> None:
+        """Read input while the engine wants it, then start lanes up to ``concurrency``."""
+        engine = self._engine
+        while engine.wants_input:
+            if self._sync_it is None:
+                if self._pull is None:
+                    assert self._async_it is not None
+                    self._pull = asyncio.ensure_future(anext(self._async_it))
+                    self._pull.add_done_callback(self._pulled)
+                break
+            try:
+                event = next(self._sync_it)
+            except StopIteration:
+                engine.end_input()
+                break
+            except Exception as exc:  # the caller's input failed: finish what it gave, then raise
+                self._source_failed(exc)
+                break
+            engine.accept(event)
+        while len(self._lanes) < self.concurrency and not self._stopped:
+            job = engine.next_job()
+            if job is None:
+                break
+            lane = _Lane(job)
+            task = asyncio.get_running_loop().create_task(self._run(lane))
+            self._lanes[task] = lane
+            task.add_done_callback(self._lane_done)
+
+    def _pulled(self, future: asyncio.Future[E]) -> None:
+        self._pull = None
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if isinstance(exc, StopAsyncIteration):
+            self._engine.end_input()
+        elif exc is not None:
+            self._source_failed(exc)
+        else:
+            self._engine.accept(future.result())
+        self._wake()
+
+    def _source_failed(self, exc: BaseException) -> None:
+        self._engine.end_input(exc)
+        logger.error("the event source raised %r after %d events; the stream finishes those, then raises", exc,
+                     self._engine.outcomes.admitted)
+
+    async def _run(self, lane: _Lane[E]) -> None:
+        """Send the lane's job, report its answer, and go on with the next job while the
+        consumer waits in ``__anext__``. A failure is an outcome, never raised."""
+        engine, clock = self._engine, time.perf_counter
+        job = lane.job
+        while job is not None:
+            started = clock()
+            error: BaseException | None = None
+            try:
+                attempts = (await self._send(job.update)).attempts
+            except Exception as exc:  # never let one event kill the stream (a cancel passes through)
+                attempts, error = getattr(exc, "attempts", 1), exc
+            lane.job = None  # answered: an outcome from here on, even if the lane is then cancelled
+            engine.finish(job, error=error, attempts=attempts, latency=clock() - started)
+            self._wake()
+            # Requests start only while someone pulls: a lane goes on only while the consumer
+            # waits inside __anext__ (and has not been cancelled there).
+            job = lane.job = engine.next_job() if self._may_go_on() else None
+
+    def _may_go_on(self) -> bool:
+        consumer = self._consumer
+        if consumer is None or self._stopped:
+            return False
+        if self._wakeup is not None and self._wakeup.cancelled():
+            return False
+        cancelling = getattr(consumer, "cancelling", None)  # Python 3.11+: a cancel it has not seen yet
+        return cancelling is None or cancelling() == 0
+
+    def _lane_done(self, task: asyncio.Task[None]) -> None:
+        lane = self._lanes.pop(task)
+        if lane.job is not None:  # cancelled (or never started) before its answer came
+            error = GettError("the update was cancelled before it was answered (the stream was stopped)")
+            self._engine.abandon(lane.job, error)
+        if not task.cancelled() and task.exception() is not None:
+            self._lane_error = task.exception()  # a bug: the consumer gets it from __anext__
+        self._wake()
+
+
+async def summarize(stream: OrderStream[E], *, keep: int = 1000) -> StreamSummary[E]:
+    """Consume ``stream`` to the end and return counts per kind, the first ``keep`` failures
+    and refusals, and ``source_error`` if the events iterable raised (then ``ok`` is False)."""
+    summary: StreamSummary[E] = StreamSummary(keep=keep)
+    async with stream:
+        try:
+            async for outcome in stream:
+                summary.add(outcome)
+        except EventSourceError as exc:
+            summary.source_error = exc
+    return summary
