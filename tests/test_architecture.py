@@ -39,13 +39,7 @@ PRIVATE_READ = re.compile(r"(?P<owner>[A-Za-z0-9_]*[A-Za-z0-9_)\]])\.(?P<name>_[
 NOT_THE_SDK = {"self", "cls", "mock", "mocker", "monkeypatch", "sys", "os", "asyncio", "pytest"}
 
 #: Whole files left out, and why. Every entry must still be needed (see the stale check).
-ALLOWED_FILES = {
-    # Owned by the order-stream work (issue 10, stream split), which is rewriting it: it still
-    # reads OrderStream internals and assigns a private transport on gett.orders. Temporary: remove the
-    # entry when that lands (the stale-entry test below says when). tests/helpers_stream.py,
-    # also theirs, only names that attribute in a docstring, which is not a read.
-    "tests/test_stream.py": "order-stream work in progress",
-}
+ALLOWED_FILES: dict[str, str] = {}
 #: Single justified lines: (file, the stripped line) -> why. None today.
 ALLOWED_LINES: dict[tuple[str, str], str] = {}
 

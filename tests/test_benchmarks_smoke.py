@@ -44,12 +44,6 @@ def test_quick_benchmark_writes_throughput_and_cpu(tmp_path: Path) -> None:
     assert "updates/s" in (tmp_path / "RESULTS.md").read_text()
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,  # passes once memory.py is fixed: then this marker must go
-    reason="benchmarks/memory.py (owned by the order-stream work) still assigns a private transport "
-    "attribute on gett.orders, which Orders no longer has; GettClient(transport=MockTransport(...)) is the seam",
-)
 def test_quick_benchmark_writes_memory(tmp_path: Path) -> None:
     memory = quick(tmp_path, "memory")["memory"]
     assert "growth_mb" in memory

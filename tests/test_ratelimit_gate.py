@@ -291,3 +291,11 @@ async def test_the_gate_hears_who_asks(mocked: Any) -> None:
         await gett.orders.complete(ORDER_ID)
         await gett.orders.track(ORDER_ID, status="ready").complete()
     assert gate.priorities == ["interactive", "interactive"]
+
+
+async def test_a_streams_requests_are_batch(mocked: Any) -> None:
+    mocked.post(ORDER_URL, status=204, repeat=True)
+    gate = RecordingGate()
+    async with make_client(gate=gate) as gett:
+        summary = await gett.orders.send_all([{"orderId": ORDER_ID, "status": "confirmed"}])
+    assert summary.counts["sent"] == 1 and gate.priorities == ["batch"]

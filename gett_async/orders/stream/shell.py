@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Generic
 
 from ..._core import validate
+from ..._http.gate import BATCH
 from ...errors import GettError, GettValidationError
 from ..tracker import UpdateSender
 from .book import OrderBook, Seed
@@ -239,7 +240,7 @@ class OrderStream(Generic[E]):
             started = clock()
             error: BaseException | None = None
             try:
-                attempts = (await self._send(job.update)).attempts
+                attempts = (await self._send(job.update, priority=BATCH)).attempts
             except Exception as exc:  # never let one event kill the stream (a cancel passes through)
                 attempts, error = getattr(exc, "attempts", 1), exc
             lane.job = None  # answered: an outcome from here on, even if the lane is then cancelled
