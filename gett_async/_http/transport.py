@@ -112,7 +112,7 @@ class AiohttpTransport:
     ) -> tuple[ApiResponse, bool]:
         """The answer, and whether its body was read whole. Its own frame, gone by the time
         anything is raised: ``resp`` (whose repr shows the raw headers) is not kept."""
-        resp = await session.request(
+        async with session.request(
             request.method,
             self.base_url + request.path,
             data=request.body,
@@ -120,16 +120,11 @@ class AiohttpTransport:
             headers=request.headers,
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read),
-        )
-        status = resp.status
-        try:
+        ) as resp:
+            status = resp.status
             body, whole = await _read_capped(resp, _body_limit(request, status))
-            if whole:
-                await resp.wait_for_close()
-            else:
+            if not whole:
                 resp.close()  # the rest is unread: the connection cannot be reused
-        finally:
-            resp.release()
         return ApiResponse(status, resp.headers, body), whole
 
 
