@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -33,6 +32,8 @@ SNIPPET = textwrap.dedent(
         reveal_type(summary.failures[0].event)
         bare: list[UpdateOutcome] = []  # a bare annotation stays valid (the type has a default)
         bare.append(mine)
+        await gett.orders.update_status("x", status="cooking")
+        await gett.orders.track("x").advance("pending")
     """
 )
 
@@ -45,8 +46,7 @@ def mypy_output(tmp_path_factory: pytest.TempPathFactory) -> str:
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", str(folder / "cache"),
          "snippet.py"],
         cwd=folder, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "MYPYPATH": str(ROOT)},  # an editable install is invisible to mypy
-    )
+    )  # no MYPYPATH: dev.py installs the package the way a user's mypy resolves it
     return done.stdout + done.stderr
 
 
@@ -70,6 +70,13 @@ def test_outcome_event_is_typed_as_what_the_caller_passed(mypy_output: str) -> N
     assert _revealed(mypy_output, 15) == '"dict[str, Any]"', mypy_output
 
 
+def test_an_unknown_or_unsendable_status_is_a_type_error(mypy_output: str) -> None:
+    [cooking] = _said(mypy_output, 18, "error")
+    assert '"cooking"' in cooking and "update_status" in cooking, mypy_output
+    [pending] = _said(mypy_output, 19, "error")
+    assert '"pending"' in pending and "advance" in pending, mypy_output
+
+
 def test_nothing_else_is_reported(mypy_output: str) -> None:
     errors = [line for line in mypy_output.splitlines() if ": error:" in line]
-    assert len(errors) == 1 and "concurency" in errors[0], mypy_output  # only the misspelt option
+    assert len(errors) == 3, mypy_output  # the misspelt option and the two statuses, nothing else
