@@ -72,9 +72,9 @@ def test_outcome_event_is_typed_as_what_the_caller_passed(mypy_output: str) -> N
 
 def test_an_unknown_or_unsendable_status_is_a_type_error(mypy_output: str) -> None:
     [cooking] = _said(mypy_output, 18, "error")
-    assert '"cooking"' in cooking and "update_status" in cooking, mypy_output
+    assert "Literal['cooking']" in cooking and "update_status" in cooking, mypy_output
     [pending] = _said(mypy_output, 19, "error")
-    assert '"pending"' in pending and "advance" in pending, mypy_output
+    assert "Literal['pending']" in pending and "advance" in pending, mypy_output
 
 
 def test_nothing_else_is_reported(mypy_output: str) -> None:
