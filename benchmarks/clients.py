@@ -5,6 +5,9 @@
 - ``update_status``: ``gett.orders.update_status`` with default settings (retries, gate)
 - ``stream``: ``gett.orders.stream`` with trackers, one event per order
 - ``httpx``: hand-written httpx.AsyncClient POSTs
+- ``aiohttp_eta`` / ``update_status_eta``: the same two with an ETA in every body (the baseline
+  formats the datetime per request, the SDK takes the datetime), so a cached constant body
+  cannot flatter the SDK
 
 aiohttp, update_status and httpx run ``concurrency`` worker coroutines that each send
 sequentially; the stream is given ``concurrency=`` itself. Each run opens its own client,
@@ -14,8 +17,10 @@ warms its connection pool up, then times N requests (ids generated before the cl
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -30,7 +35,9 @@ API_KEY = "zpka_benchmark_0123456789abcdef"
 PATH = "/v1/commerce/orders/{}/status"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"}
 BODY = {"status": "confirmed"}
-NAMES = ("aiohttp", "update_status", "stream", "httpx")
+NAMES = ("aiohttp", "update_status", "stream", "httpx", "aiohttp_eta", "update_status_eta")
+#: The ETA every ``*_eta`` request carries (formatted per request by both sides).
+ETA = datetime(2026, 1, 15, 13, 30, 15, 250000, tzinfo=timezone.utc)
 #: What the SDK's transport gives aiohttp for each attempt by default. The baseline passes the
 #: same per request, so neither side is faster for skipping a deadline the other keeps.
 TIMEOUT = aiohttp.ClientTimeout(
@@ -75,12 +82,18 @@ async def _timed(concurrency: int, n: int, one: Callable[[str], Awaitable[object
     return await _workers(concurrency, new_ids(n), one)
 
 
-async def run_aiohttp(url: str, concurrency: int, n: int) -> Run:
+def _eta_body() -> dict[str, str]:
+    # What a hand-written client does: the wire form of a UTC datetime, milliseconds, Z.
+    return {"status": "confirmed", "estimatedReadyAt": ETA.isoformat(timespec="milliseconds")[:-6] + "Z"}
+
+
+async def run_aiohttp(url: str, concurrency: int, n: int, *, eta: bool = False) -> Run:
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
 
         async def one(order_id: str) -> None:
-            async with session.post(url + PATH.format(order_id), json=BODY, timeout=TIMEOUT) as response:
+            body = _eta_body() if eta else BODY
+            async with session.post(url + PATH.format(order_id), json=body, timeout=TIMEOUT) as response:
                 await response.read()
                 if response.status >= 300:
                     raise RuntimeError(f"HTTP {response.status}")
@@ -88,11 +101,11 @@ async def run_aiohttp(url: str, concurrency: int, n: int) -> Run:
         return await _timed(concurrency, n, one)
 
 
-async def run_update_status(url: str, concurrency: int, n: int) -> Run:
+async def run_update_status(url: str, concurrency: int, n: int, *, eta: bool = False) -> Run:
     async with GettClient(api_key=API_KEY, base_url=url, max_connections=concurrency) as gett:
 
         async def one(order_id: str) -> None:
-            await gett.orders.update_status(order_id, status="confirmed")
+            await gett.orders.update_status(order_id, status="confirmed", estimated_ready_at=ETA if eta else None)
 
         return await _timed(concurrency, n, one)
 
@@ -133,6 +146,8 @@ RUNNERS: dict[str, Callable[[str, int, int], Coroutine[Any, Any, Run]]] = {
     "update_status": run_update_status,
     "stream": run_stream,
     "httpx": run_httpx,
+    "aiohttp_eta": functools.partial(run_aiohttp, eta=True),
+    "update_status_eta": functools.partial(run_update_status, eta=True),
 }
 
 

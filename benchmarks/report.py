@@ -15,9 +15,14 @@ import gett_async
 
 from .clients import NAMES, Run
 
-RATIOS = {"update_status": "update_status/aiohttp", "stream": "stream/aiohttp", "httpx": "httpx/aiohttp"}
+#: Contender -> its ratio's label; the baseline is the label's right-hand side.
+RATIOS = {
+    "update_status": "update_status/aiohttp", "stream": "stream/aiohttp", "httpx": "httpx/aiohttp",
+    "update_status_eta": "update_status_eta/aiohttp_eta",
+}
+BASELINES = ("aiohttp", "aiohttp_eta")
 TARGET_CONCURRENCIES = (64, 256)
-MIN_RATIO = {"update_status": 0.90, "stream": 0.85}
+MIN_RATIO = {"update_status": 0.90, "stream": 0.85, "update_status_eta": 0.90}
 MAX_CPU_US = 20.0
 MAX_GROWTH_MB = 20.0
 
@@ -69,9 +74,12 @@ def summarise(rounds: dict[int, dict[str, list[dict[str, float]]]]) -> dict[str,
             cells = by_name[name]
             entry[name] = {key: statistics.median(c[key] for c in cells) for key in cells[0]}
             entry[name]["rounds"] = cells
-        base = by_name["aiohttp"]
-        entry["ratios"] = {label: _median_ratio(by_name[name], base) for name, label in RATIOS.items()}
-        entry["cpu_ratios"] = {label: _median_ratio(by_name[name], base, "cpu") for name, label in RATIOS.items()}
+        entry["ratios"] = {
+            label: _median_ratio(by_name[name], by_name[label.split("/")[1]]) for name, label in RATIOS.items()
+        }
+        entry["cpu_ratios"] = {
+            label: _median_ratio(by_name[name], by_name[label.split("/")[1]], "cpu") for name, label in RATIOS.items()
+        }
         out[str(concurrency)] = entry
     return out
 
@@ -133,13 +141,13 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {t['name']} | {t['target']} | {t['shown']} | {t['result']} |" for t in results["targets"]]
     if "throughput" in results:
         lines += ["", "## Throughput (medians over rounds; ratios are medians of per-round ratios)", "",
-                  "| Concurrency | Client | updates/s | p50 ms | p99 ms | vs aiohttp | CPU µs/update"
-                  " | CPU vs aiohttp |", "|---|---|---|---|---|---|---|---|"]
+                  "| Concurrency | Client | updates/s | p50 ms | p99 ms | vs baseline | CPU µs/update"
+                  " | CPU vs baseline |", "|---|---|---|---|---|---|---|---|"]
         for concurrency, entry in results["throughput"].items():
             for name in NAMES:
                 c = entry[name]
-                ratio = "1.00x" if name == "aiohttp" else f"{entry['ratios'][RATIOS[name]]:.3f}x"
-                cpu_ratio = "1.00x" if name == "aiohttp" else f"{entry['cpu_ratios'][RATIOS[name]]:.3f}x"
+                ratio = "1.00x" if name in BASELINES else f"{entry['ratios'][RATIOS[name]]:.3f}x"
+                cpu_ratio = "1.00x" if name in BASELINES else f"{entry['cpu_ratios'][RATIOS[name]]:.3f}x"
                 lines.append(f"| {concurrency} | {name} | {c['updates_per_s']:,.0f} | {c['p50_ms']:.2f} |"
                              f" {c['p99_ms']:.2f} | {ratio} | {c['cpu_us_per_update']:.1f} | {cpu_ratio} |")
     if "cpu" in results:

@@ -7,7 +7,8 @@ through `Secret.scrub` first, so the key never reaches ``str(exc)``, a log or a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import GettValidationError
@@ -39,6 +40,11 @@ class Secret:
 
     def bearer(self) -> str:
         return f"Bearer {self._value}"
+
+    def found_in(self, texts: Iterable[str]) -> bool:
+        """True when the key appears in any of ``texts``."""
+        key = self._value
+        return isinstance(key, str) and bool(key) and any(key in text for text in texts)
 
     def scrub(self, value: Any) -> Any:
         """``value`` with every occurrence of the key replaced by `REDACTED`: strings, bytes,
@@ -88,7 +94,6 @@ class Headers(Mapping[str, str]):
 
 def scrub_headers(headers: Mapping[str, str], secret: Secret) -> Mapping[str, str]:
     """``headers``, or a scrubbed copy if a server echoed the key into any of them."""
-    scrub = secret.scrub
-    if all(scrub(name) is name and scrub(value) is value for name, value in headers.items()):
+    if not secret.found_in(itertools.chain.from_iterable(headers.items())):
         return headers
-    return Headers({scrub(name): scrub(value) for name, value in headers.items()})
+    return Headers({secret.scrub(name): secret.scrub(value) for name, value in headers.items()})
