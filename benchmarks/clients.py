@@ -20,8 +20,8 @@ import asyncio
 import functools
 import time
 import uuid
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp

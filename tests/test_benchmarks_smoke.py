@@ -35,7 +35,7 @@ def test_quick_benchmark_writes_throughput_and_cpu(tmp_path: Path) -> None:
         entry = results["throughput"][concurrency]
         for name in ("aiohttp", "update_status", "stream", "httpx"):
             assert {"updates_per_s", "p50_ms", "p99_ms", "cpu_us_per_update", "rounds"} <= set(entry[name])
-        ratios = {"update_status/aiohttp", "stream/aiohttp", "httpx/aiohttp"}
+        ratios = {"update_status/aiohttp", "stream/aiohttp", "httpx/aiohttp", "update_status_eta/aiohttp_eta"}
         assert set(entry["ratios"]) == ratios and set(entry["cpu_ratios"]) == ratios
     us = results["cpu"]["us"]
     pieces = ("request_build", "tracker_cycle", "parse_event")
