@@ -311,6 +311,6 @@ async def test_a_server_echoing_the_key_leaks_it_into_no_span_or_metric() -> Non
     assert "[REDACTED]" in str(info.value)
     exported = [span.to_json() for span in SPANS.get_finished_spans()]
     assert len(exported) == 3 and "[REDACTED]" in "".join(exported)
-    for text in exported + [METRICS.get_metrics_data().to_json()]:
+    for text in [*exported, METRICS.get_metrics_data().to_json()]:
         assert API_KEY not in text and API_KEY[-16:] not in text
         assert "secret-2" not in text  # request headers, the caller's own included, are never recorded
