@@ -314,3 +314,29 @@ async def test_a_server_echoing_the_key_leaks_it_into_no_span_or_metric() -> Non
     for text in [*exported, METRICS.get_metrics_data().to_json()]:
         assert API_KEY not in text and API_KEY[-16:] not in text
         assert "secret-2" not in text  # request headers, the caller's own included, are never recorded
+
+
+#: With the API installed but no SDK set up, the SDK builds no span (it would cost as much CPU
+#: as the rest of a call); it starts as soon as the application sets a provider.
+UNTIL_CONFIGURED = textwrap.dedent(r"""
+    import sys
+    from gett_async._http import telemetry
+    from opentelemetry import metrics, trace
+
+    before = telemetry.configured(), telemetry.Telemetry("https://x.example").call("op").__enter__()
+    if sys.argv[1] == "traces":
+        from opentelemetry.sdk.trace import TracerProvider
+        trace.set_tracer_provider(TracerProvider())
+    else:
+        from opentelemetry.sdk.metrics import MeterProvider
+        metrics.set_meter_provider(MeterProvider())
+    print(before[0], before[1] is telemetry.NULL_CALL, telemetry.configured())
+""")
+
+
+@pytest.mark.parametrize("provider", ["traces", "metrics"])
+def test_nothing_is_built_until_the_application_sets_a_provider(provider: str) -> None:
+    done = subprocess.run([sys.executable, "-c", UNTIL_CONFIGURED, provider], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True"]

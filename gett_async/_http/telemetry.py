@@ -3,8 +3,8 @@
 Without ``opentelemetry-api`` this module imports nothing more and every function here does
 nothing: `ENABLED` is False, `call` hands out one shared no-op, `record_outcome` returns.
 
-With it, the SDK reports through the global tracer and meter providers, so it costs close to
-nothing until the application installs the OpenTelemetry SDK and exporters:
+With it, the SDK reports through the global tracer and meter providers once the application
+has installed one (`configured`); until then it builds nothing:
 
 - one span per SDK call, ``gett {operation}`` (e.g. ``gett orders.update_status``), kind
   INTERNAL, with ``gett.operation``, ``gett.attempts`` and, on failure, ``error.type``;
@@ -27,6 +27,7 @@ key before it gets here (``decipher_response``).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 try:
     from opentelemetry import metrics, trace
+    from opentelemetry.metrics import _internal as _metrics_internal
     from opentelemetry.trace import Span, SpanKind, StatusCode
 
     #: Whether OpenTelemetry's API is installed (decided once, at import).
@@ -104,15 +106,45 @@ class Telemetry:
 
     def call(self, operation: str) -> contextlib.AbstractContextManager[NullCall]:
         """The span of one SDK call, current while it runs (attempt spans nest under it)."""
-        if not ENABLED:
+        if not ENABLED or not configured():
             return _NULL_CALL_CONTEXT
         return _call(self, operation)
+
+
+def configured() -> bool:
+    """Whether the application installed a tracer or a meter provider (an SDK). Until it does,
+    the API's providers are proxies that drop everything, and building spans for them would
+    cost as much CPU as the rest of a call: the SDK then does nothing at all. Once true, it
+    stays true (the API lets a provider be set only once)."""
+    if _STATE["configured"] or not ENABLED:
+        return _STATE["configured"]
+    # Fast path, about 40 ns: the API keeps the providers set by the application in these
+    # module globals, None until then. An API version without them, or a provider named by an
+    # environment variable (loaded on first use), takes the public way below (about 1.5 us).
+    if (
+        not _PROVIDERS_FROM_ENV
+        and getattr(trace, "_TRACER_PROVIDER", False) is None
+        and getattr(_metrics_internal, "_METER_PROVIDER", False) is None
+    ):
+        return False
+    tracer_provider = trace.get_tracer_provider()
+    meter_provider = metrics.get_meter_provider()
+    _STATE["configured"] = not isinstance(tracer_provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)) or (
+        # The API's own proxy meter provider is private; what lives in its package is no SDK.
+        not isinstance(meter_provider, metrics.NoOpMeterProvider)
+        and not type(meter_provider).__module__.startswith("opentelemetry.metrics")
+    )
+    return _STATE["configured"]
+
+
+_STATE = {"configured": False}
+_PROVIDERS_FROM_ENV = any(name in os.environ for name in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
 
 
 def record_outcome(kind: str) -> None:
     """Count one stream outcome (``sent``, ``refused``, ``failed``, ``superseded``) in
     ``gett.stream.outcomes``. Does nothing without OpenTelemetry; never raises."""
-    if ENABLED:
+    if configured():
         _instruments().outcomes.add(1, {"gett.outcome.kind": str(kind)})
 
 
