@@ -1,5 +1,6 @@
 """gett-async: an asyncio SDK for the Gett Commerce Partner API."""
 
+from . import _logging
 from ._core.paths import ApiPaths, Environment
 from ._core.retry import RetryBudget, RetryPolicy
 from ._core.updates import Update
@@ -56,7 +57,9 @@ from .orders import (
     UpdateOutcome,
     UpdateSender,
 )
-from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
+from .resources import OnboardingFailedError, OnboardingTimeoutError, RawResponse, Receipt
+
+_logging.setup()  # a NullHandler; and a stderr handler when GETT_LOG=info|debug
 
 __all__ = [
     "NOT_GIVEN",
@@ -102,6 +105,7 @@ __all__ = [
     "Problem",
     "RateLimitError",
     "RateLimitGate",
+    "RawResponse",
     "Receipt",
     "RetryBudget",
     "RetryPolicy",

@@ -233,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--webhook-url", help="Webhook Base URL (loopback only) to send placed orders to")
     emulator.add_argument("--webhook-secret", help="secret to sign webhooks with (default: $GETT_WEBHOOK_SECRET)")
     emulator.add_argument("--orders-per-minute", type=_count, default=0, help="orders to place a minute (default 0)")
+    emulator.add_argument("--stores", type=_count, default=0, help="live stores to seed; their ids are printed")
+    emulator.add_argument(
+        "--onboarding-step-seconds", type=_seconds, default=2.0,
+        help="seconds per onboarding stage (default 2: ready 4 s after registering; 0: at once)",
+    )
     return parser
 
 
@@ -446,7 +451,7 @@ async def _emulator(args: argparse.Namespace) -> int:
             args.host, args.port, out=_print_flushed, api_key=args.api_key, faults=faults, seed=args.seed,
             writes_per_window=args.writes_per_minute or None, reads_per_window=args.reads_per_minute or None,
             window_seconds=60.0, auto_create_orders=True, orders_per_minute=args.orders_per_minute or None,
-            **_webhook_options(args),
+            stores=args.stores, onboarding_step_seconds=args.onboarding_step_seconds, **_webhook_options(args),
         )
     except GettValidationError as exc:  # the emulator's options are this command line's: a usage error
         raise UsageError(str(exc)) from None
@@ -500,6 +505,14 @@ def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 _positive, _port, _count = _int_in(1), _int_in(0, 65535), _int_in(0)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: finite seconds >= 0."""
+    value = float(text)
+    if not 0.0 <= value < float("inf"):  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be finite seconds >= 0, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:

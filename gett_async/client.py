@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -23,7 +25,7 @@ from ._http.timeouts import TimeoutArg, as_timeout
 from ._http.transport import AiohttpTransport, warn_unclosed
 from .errors import GettValidationError
 from .orders import Orders
-from .resources import Catalog, Onboardings, Stores, StoreStatuses
+from .resources import Catalog, Onboardings, Stores, StoreStatuses, WithRawResponse
 
 #: Each attempt: 30 s in all (a pool wait, the connect, the answer), 5 s to connect.
 DEFAULT_TIMEOUT = Timeout(total=30.0, connect=5.0)
@@ -116,7 +118,7 @@ class GettClient:
         self._transport = transport
         self._sender = Sender(
             transport, api_key=key, retry=retry, gate=gate, timeout=as_timeout(timeout), sleep=self.sleep,
-            on_attempt=on_attempt, user_agent=user_agent,
+            clock=self.clock, base_url=self._base_url, on_attempt=on_attempt, user_agent=user_agent,
         )
         del key  # from here on the key lives only in the sender's redacted header map
         self._attach(connection_limit)
@@ -144,6 +146,18 @@ class GettClient:
         )
         derived._attach(self.orders.connection_limit)
         return derived
+
+    @functools.cached_property
+    def with_raw_response(self) -> WithRawResponse:
+        """The same endpoints, each call returning a `RawResponse` (``parsed``, ``status``,
+        ``headers``, ``request_id``, ``attempts``)::
+
+            raw = await gett.with_raw_response.stores.get(store_id)
+            raw.parsed.name, raw.status, raw.request_id
+
+        Offers every call that sends one request (not ``onboarding.watch`` or
+        ``wait_until_ready``, nor ``orders.track`` or ``stream``)."""
+        return WithRawResponse(self.orders, self.stores, self.store_status, self.catalog, self.onboarding)
 
     @property
     def base_url(self) -> str:
@@ -184,6 +198,12 @@ class GettClient:
         """Every wait of this client (retry backoff, the default gate, onboarding polls) goes
         through here: a subclass that overrides it controls time in tests."""
         await asyncio.sleep(seconds)
+
+    def clock(self) -> float:
+        """Seconds on a monotonic clock. Every duration this client measures (attempts, time at
+        the rate-limit gate: logs, hooks, traces, metrics) is read here; a subclass that
+        overrides `sleep` can move it too, so waits are measured without waiting."""
+        return time.perf_counter()
 
     async def __aenter__(self) -> GettClient:
         if isinstance(self._transport, AiohttpTransport):

@@ -786,24 +786,37 @@ async def test_replay_input_that_breaks_off_exits_2(
 
 
 async def test_emulator_subcommand_prints_url_and_key() -> None:
-    # Without PYTHONUNBUFFERED: the two lines must reach a pipe at once, not at exit.
+    # Without PYTHONUNBUFFERED: the lines must reach a pipe at once, not at exit.
     env = _env(PYTHONUNBUFFERED=None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gett_async", "emulator", "--port", "0",
+        sys.executable, "-m", "gett_async", "emulator", "--port", "0", "--stores", "2",
+        "--onboarding-step-seconds", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, env=env,
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        first = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
-        second = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()
+        first, second, *stores = [
+            (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode() for _ in range(4)
+        ]
         url = re.fullmatch(r"Gett Commerce API emulator listening on (http://127\.0\.0\.1:\d+)\n", first)
         key = re.fullmatch(r"API key: (zpka_test_[0-9a-f]{32})\n", second)
         assert url and key, (first, second)
         assert not url.group(1).endswith(":0")
+        seeded = [re.fullmatch(r"Store: ([0-9a-f-]{36}) \((Store \d), online\)\n", line) for line in stores]
+        assert all(seeded), stores
         async with GettClient(api_key=key.group(1), base_url=url.group(1)) as gett:
-            assert await gett.stores.list() == []
+            listed = await gett.stores.list()
+            assert [(s.store_id, s.name) for s in listed] == [m.groups() for m in seeded if m]
             receipt = await gett.orders.update_status(ORDER, status="confirmed")  # auto-created order
             assert receipt.status == 204
+            onboarding = await gett.onboarding.register(
+                partner_store_id="p-1", name="New", catalog_callback_url="https://c.example/c.json",
+                webhook_url="https://pos.example/gett",
+            )
+            assert onboarding.status == "pending_catalog"  # the answer to the register itself
+            assert onboarding.onboarding_id is not None
+            ready = await gett.onboarding.wait_until_ready(onboarding.onboarding_id, interval=60)
+            assert ready.status == "ready_to_activate"  # at the first read: no poll waited
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -811,6 +824,17 @@ async def test_emulator_subcommand_prints_url_and_key() -> None:
         assert proc.stderr is not None
         err = (await proc.stderr.read()).decode()
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--stores", "-1"), ("--onboarding-step-seconds", "-1"), ("--onboarding-step-seconds", "nan")]
+)
+def test_emulator_seed_flags_refuse_bad_values(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["emulator", flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])

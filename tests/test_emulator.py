@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gett_async import GettValidationError
 from gett_async.testing import FaultConfig, GettEmulator
 
 ORDERS = "/v1/commerce/orders/{}/status"
@@ -136,6 +137,66 @@ async def test_custom_key_and_unknown_route() -> None:
         assert api.emu.api_key == "zpka_test_fixed"
         status, _, body = await api.call("GET", "/v1/commerce/nothing")
         assert status == 404 and body["errorCode"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/"), ("GET", "/v1/commerce/nothing"), ("PATCH", "/v1/commerce/stores"),
+                         ("GET", f"/v1/commerce/orders/{uuid.uuid4()}/status")],
+)
+@pytest.mark.parametrize("authenticated", [True, False])
+async def test_unknown_routes_are_a_problem_404_before_auth_and_spend_nothing(
+    api: Api, method: str, path: str, authenticated: bool
+) -> None:
+    status, headers, body = await api.call(method, path, headers=None if authenticated else {})
+    assert status == 404 and headers["Content-Type"] == "application/problem+json"
+    assert body["errorCode"] == "NOT_FOUND" and f"No operation {method} {path}." in body["detail"]
+    assert headers["X-Request-Id"] == body["requestId"]
+    assert api.emu.stats.unauthenticated == 0
+    assert headers["X-RateLimit-Remaining"] == ("1000" if method == "GET" else "100")  # the window untouched
+
+
+async def test_every_answer_carries_its_request_id(api: Api) -> None:
+    store_id = api.emu.add_store()
+    answers = [
+        await api.call("GET", "/v1/commerce/stores"),
+        await api.call("GET", f"/v1/commerce/stores/{store_id}/status"),
+        await api.call("GET", "/v1/commerce/stores/not-a-uuid"),
+        await api.call("GET", "/v1/commerce/stores", headers={}),
+    ]
+    ids = [headers["X-Request-Id"] for _, headers, _ in answers]
+    assert all(i.startswith("req_") for i in ids) and len(set(ids)) == 4
+    assert answers[3][2]["requestId"] == ids[3]
+
+
+async def test_seeded_stores_and_undocumented_store_flags() -> None:
+    async for api in _api(stores=2):
+        first, second = api.emu.stores
+        assert (first.name, second.name, first.status) == ("Store 1", "Store 2", "online")
+        path = f"/v1/commerce/stores/{first.store_id}"
+        status, _, body = await api.call("PUT", path, {"description": "Late", "deliveryAllowed": False})
+        assert status == 200 and (body["description"], body["deliveryAllowed"]) == ("Late", False)
+        status, _, body = await api.call("GET", path)
+        assert body["deliveryAllowed"] is False and body["name"] == "Store 1"
+        status, _, body = await api.call("PUT", path, {"pickupAllowed": "yes"})
+        assert status == 422 and body["errors"][0]["jsonPath"] == "$.pickupAllowed"
+
+
+@pytest.mark.parametrize(("option", "value"), [("stores", -1), ("onboarding_step_seconds", -1.0),
+                                               ("onboarding_step_seconds", float("nan"))])
+def test_seeding_options_are_checked(option: str, value: Any) -> None:
+    with pytest.raises(GettValidationError) as info:
+        GettEmulator(**{option: value})
+    assert info.value.field == option
+
+
+async def test_an_onboarding_step_of_zero_is_ready_at_the_first_read() -> None:
+    async for api in _api(onboarding_step_seconds=0):
+        body = {"partnerStoreId": "p", "name": "n", "catalogCallbackUrl": "https://c.example",
+                "webhookUrl": "https://w.example"}
+        status, _, created = await api.call("POST", "/v1/commerce/onboarding/stores", body)
+        assert (status, created["status"]) == (201, "pending_catalog")
+        _, _, read = await api.call("GET", f"/v1/commerce/onboarding/stores/{created['onboardingId']}")
+        assert read["status"] == "ready_to_activate"
 
 
 # -- catalog and stores ----------------------------------------------------------------------

@@ -1,22 +1,30 @@
-"""The README's examples run (against the emulator), and its lifecycle diagram is the table's."""
+"""The README's examples run as written against a `gett-async emulator` process (as a newcomer
+starts it from the shell), they pass mypy --strict, and its lifecycle diagram is the table's."""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gett_async import GettClient, lifecycle
-from gett_async.testing import GettEmulator
+from gett_async import ApiRequest, ApiResponse, ConflictError, GettClient, lifecycle
+from gett_async.testing import GettEmulator, MockTransport
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -63,12 +71,84 @@ def load(name: str) -> dict[str, Any]:
     return namespace
 
 
+# -- a real `gett-async emulator`, started as the README says ---------------------------------
+
+
+@attrs.frozen
+class Shell:
+    """A running `gett-async emulator` process and what it printed."""
+
+    url: str
+    api_key: str
+    stores: tuple[str, ...]
+    process: subprocess.Popen[str]
+
+
+def command() -> list[str]:
+    """``gett-async`` from the running environment (the console script when installed)."""
+    script = Path(sys.executable).parent / "gett-async"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gett_async"]
+
+
+@attrs.frozen
+class Started:
+    shell: Shell
+
+    def __enter__(self) -> Shell:
+        return self.shell
+
+    def __exit__(self, *exc: object) -> None:
+        self.shell.process.terminate()
+        _, err = self.shell.process.communicate(timeout=30)
+        assert "Traceback" not in err
+
+
+def start(*options: str, stores: int = 0, port: int = 0) -> Started:
+    """``gett-async emulator --port PORT --stores STORES OPTIONS``, once it has printed its lines."""
+    process = subprocess.Popen(
+        [*command(), "emulator", "--port", str(port), "--stores", str(stores), *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(2 + stores)]
+    if "--webhook-url" in options:
+        lines.append(process.stdout.readline())
+    url = re.search(r"listening on (\S+)", lines[0])
+    key = re.search(r"API key: (\S+)", lines[1])
+    assert url and key, lines
+    ids = tuple(line.split()[1] for line in lines[2:2 + stores])
+    return Started(Shell(url.group(1), key.group(1), ids, process))
+
+
+@pytest.fixture(scope="module")
+def shell() -> Iterator[Shell]:
+    """The README's own command: two seeded stores, onboarding ready at the first read."""
+    with start("--onboarding-step-seconds", "0", "--writes-per-minute", "0", "--reads-per-minute", "0",
+               stores=2) as running:
+        yield running
+
+
 @pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> Any:
-    async with GettEmulator(writes_per_window=0, reads_per_window=0) as emulator:
-        monkeypatch.setenv("GETT_API_KEY", emulator.api_key)
-        monkeypatch.setenv("GETT_BASE_URL", emulator.url)
-        yield emulator
+def env(shell: Shell, monkeypatch: pytest.MonkeyPatch) -> Shell:
+    """The README's `export GETT_API_KEY=... GETT_BASE_URL=...`."""
+    monkeypatch.setenv("GETT_API_KEY", shell.api_key)
+    monkeypatch.setenv("GETT_BASE_URL", shell.url)
+    return shell
+
+
+async def past_pending(order_id: str) -> bool:
+    """Whether the emulator holds ``order_id`` past ``pending`` (it takes a new ETA only then)."""
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    async with GettClient() as gett:
+        try:
+            await gett.orders.update_status(order_id, estimated_ready_at=later)
+        except ConflictError:
+            return False
+    return True
+
+
+# -- the examples ------------------------------------------------------------------------------
 
 
 def test_the_readme_diagram_is_the_transition_table() -> None:
@@ -77,55 +157,96 @@ def test_the_readme_diagram_is_the_transition_table() -> None:
     assert match.group(1).strip() == lifecycle.mermaid().strip()
 
 
-async def test_one_update_example(emu: GettEmulator, capsys: pytest.CaptureFixture[str]) -> None:
-    order_id = emu.create_order()
+def test_every_example_is_run_by_a_test() -> None:
+    names = set(re.findall(r"<!-- example: ([\w-]+) -->", README))
+    tested = {name.removeprefix("test_").removesuffix("_example").replace("_", "-")
+              for name in globals() if name.startswith("test_") and name.endswith("_example")}
+    assert names == tested
+
+
+async def test_one_update_example(env: Shell, capsys: pytest.CaptureFixture[str]) -> None:
+    order_id = str(uuid.uuid4())  # the shell emulator creates an unknown order at pending
     await load("one-update")["confirm"](order_id)
-    assert emu.order(order_id).position == "confirmed"
-    assert emu.order(order_id).estimated_ready_at is not None
     assert "'pending' may not be sent" in capsys.readouterr().out
-    assert len(emu.requests) == 1  # the refused update never reached the server
+    assert await past_pending(order_id)
+    assert not await past_pending(str(uuid.uuid4()))  # the check itself: a new order is not
 
 
-async def test_handler_example(emu: GettEmulator) -> None:
+async def test_handler_example(env: Shell) -> None:
     namespace = load("handler")
-    order_id = emu.create_order()
+    order_id = str(uuid.uuid4())
     async with TestClient(TestServer(namespace["make_app"]())) as http:
         replies = []
         for wanted in ("preparing", "confirmed", "completed", "ready", "completed"):
             response = await http.post(f"/orders/{order_id}/progress", json={"status": wanted})
             replies.append((wanted, response.status, await response.json()))
+        malformed = await http.post("/orders/not-an-order/progress", json={"status": "ready"})
+        no_status = await http.post(f"/orders/{uuid.uuid4()}/progress", data=b"{")
+        statuses = (malformed.status, no_status.status)
     assert [status for _, status, _ in replies] == [200, 409, 409, 200, 200]
     assert "progress only moves forward" in replies[1][2]["error"]
-    assert [u.position for u in emu.order(order_id).history] == ["preparing", "ready", "completed"]
+    assert replies[-1][2] == {"status": "ready", "state": "completed"}
+    assert statuses == (404, 400)
     assert namespace["saved"][order_id]["state"] == "completed"
 
 
-async def test_batch_example(emu: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_handler_example_serialises_one_orders_requests() -> None:
+    """A second request for an order that arrives while Gett still answers the first shares its
+    tracker, so it is checked against the first's outcome (no MockTransport-free race)."""
+    namespace = load("handler")
+    order_id = str(uuid.uuid4())
+    first_at_gett, second_has_tracker, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def gett_says(request: ApiRequest) -> ApiResponse:
+        first_at_gett.set()
+        await release.wait()
+        return ApiResponse(204)
+
+    lookups = []
+    tracker_for = namespace["tracker_for"]
+
+    def counted(app: web.Application, order: str) -> Any:
+        lookups.append(tracker_for(app, order))
+        if len(lookups) == 2:
+            second_has_tracker.set()
+        return lookups[-1]
+
+    namespace["tracker_for"] = counted  # kitchen_progress looks it up in this namespace
+    app = web.Application()
+    app[namespace["TRACKERS"]] = {}
+    app.router.add_post("/orders/{order_id}/progress", namespace["kitchen_progress"])
+    async with GettClient("zpka_test", transport=MockTransport(gett_says)) as gett:
+        app[namespace["GETT"]] = gett
+        async with TestClient(TestServer(app)) as http:
+            first = asyncio.ensure_future(http.post(f"/orders/{order_id}/progress", json={"status": "ready"}))
+            await first_at_gett.wait()
+            second = asyncio.ensure_future(http.post(f"/orders/{order_id}/progress", json={"status": "preparing"}))
+            await second_has_tracker.wait()
+            release.set()
+            answers = [await first, await second]
+            assert [a.status for a in answers] == [200, 409]
+    assert lookups[0] is lookups[1]
+
+
+async def test_batch_example(env: Shell, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     namespace = load("batch")
-    orders = [emu.create_order() for _ in range(3)]
+    orders = [str(uuid.uuid4()) for _ in range(3)]
     lines = [{"orderId": oid, "status": "confirmed"} for oid in orders]
     lines += [{"orderId": orders[0], "status": "pending"}, {"orderId": orders[1], "state": "cancelled"}]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     assert await namespace["replay"](str(path)) is True
-    printed = capsys.readouterr().out
-    assert printed.count("refused:") == 2
-    assert all(emu.order(oid).position == "confirmed" for oid in orders)
+    assert capsys.readouterr().out.count("refused:") == 2
     # A fresh stream starts each order at pending: the confirms go again, and Gett (here the
     # emulator) takes an exact repeat as a no-op.
     counts = await namespace["replay_summary"](str(path))
     assert counts == {"sent": 3, "refused": 2, "failed": 0, "superseded": 0}
-    assert all(len(emu.order(oid).history) == 1 for oid in orders)
+    assert [await past_pending(oid) for oid in orders] == [True] * 3
 
 
-async def test_resources_example(emu: GettEmulator) -> None:
-    store_id = emu.add_store()
-
-    class Polling(GettClient):
-        async def sleep(self, seconds: float) -> None:  # the emulator's pipeline moves when we poll
-            emu.advance_onboarding()
-
-    async with Polling() as gett:
+async def test_resources_example(env: Shell) -> None:
+    store_id = env.stores[0]
+    async with GettClient() as gett:  # a plain client: the onboarding is ready at its first poll
         namespace = {
             "gett": gett,
             "store_id": store_id,
@@ -134,11 +255,20 @@ async def test_resources_example(emu: GettEmulator) -> None:
         }
         code = compile(example("resources"), "README:resources", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         await eval(code, namespace)
-    assert namespace["status"].status == "online"
-    assert [s.description for s in emu.stores if s.store_id == store_id] == ["Open late on Fridays"]
-    assert len(emu.catalog_notifications) == 1
-    onboarding_id = namespace["onboarding"].onboarding_id
-    assert emu.onboarding(onboarding_id).status == "active"
+        assert namespace["status"].status == "online"
+        assert (await gett.stores.get(store_id)).description == "Open late on Fridays"
+        onboarding_id = namespace["onboarding"].onboarding_id
+        assert namespace["ready"].status == "ready_to_activate"
+        assert (await gett.onboarding.get(onboarding_id)).status == "active"
+
+
+async def test_raw_example(env: Shell, capsys: pytest.CaptureFixture[str]) -> None:
+    name = await load("raw")["stop_deliveries"](env.stores[1])
+    assert name == "Store 2"
+    status, request_id, remaining = capsys.readouterr().out.split()
+    assert status == "200" and request_id.startswith("req_") and remaining.isdigit()
+    async with GettClient() as gett:
+        assert (await gett.stores.get(env.stores[1])).extra["deliveryAllowed"] is False
 
 
 async def test_mock_example() -> None:
@@ -146,21 +276,45 @@ async def test_mock_example() -> None:
     assert body == b'{"status":"confirmed"}'
 
 
-async def test_fixture_example(emu: GettEmulator) -> None:
-    await load("fixture")["test_kitchen_confirms"](emu)
-    assert len(emu.orders) == 1
+async def test_fixture_example() -> None:
+    # The pytest fixture's own example: its emulator runs in the test's loop, as the fixture's does.
+    async with GettEmulator() as emu:
+        await load("fixture")["test_kitchen_confirms"](emu)
+        assert len(emu.orders) == 1
 
 
-async def test_receiving_example(emu: GettEmulator) -> None:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_receiving_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service of the example, and a `gett-async emulator` that places one order with it by webhook."""
     namespace = load("receiving")
     secret = "whsec_readme_example"
-    async with TestClient(TestServer(namespace["make_app"](secret), host="127.0.0.1")) as http:
-        emu.set_webhook(str(http.make_url("/gett")), secret)
-        emu.webhook_retry_scale = 0
-        order_id = await emu.place_order()
-        assert namespace["saved"][order_id]["status"] == "pending"
-        for wanted in ("confirmed", "preparing", "ready", "completed"):
-            response = await http.post(f"/orders/{order_id}/progress", json={"status": wanted})
-            assert response.status == 200
-    assert [u.position for u in emu.order(order_id).history] == ["confirmed", "preparing", "ready", "completed"]
-    assert [(d.kind, d.status) for d in emu.webhook_deliveries] == [("validateOrder", 200), ("placeOrder", 200)]
+    port = free_port()  # the emulator's, known before the service starts (its client reads GETT_BASE_URL)
+    monkeypatch.setenv("GETT_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("GETT_API_KEY", "local-key")
+    placed = asyncio.Event()
+
+    @web.middleware
+    async def watch(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+        response = await handler(request)
+        if request.path.endswith("/placeOrder") and response.status == 200:
+            placed.set()
+        return response
+
+    app = namespace["make_app"](secret)
+    app.middlewares.append(watch)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as http:
+        hook = str(http.make_url("/gett"))
+        with start("--api-key", "local-key", "--webhook-url", hook, "--webhook-secret", secret,
+                   "--orders-per-minute", "1", port=port):
+            await asyncio.wait_for(placed.wait(), timeout=60)
+            [order_id] = namespace["saved"]
+            assert namespace["saved"][order_id]["status"] == "pending"
+            for wanted in ("confirmed", "preparing", "ready", "completed"):
+                response = await http.post(f"/orders/{order_id}/progress", json={"status": wanted})
+                assert response.status == 200
+                assert (await response.json())["position"] == wanted

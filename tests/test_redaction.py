@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
+import textwrap
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -251,3 +255,93 @@ async def test_debug_logs_show_allow_listed_response_headers(mocked: Any, caplog
     assert "'X-RateLimit-Remaining': '7'" in lines[0] and "'X-Request-Id': 'req_1'" in lines[0]
     assert "session=abc" not in caplog.text and "Set-Cookie" not in caplog.text
     assert_clean(caplog.text)
+
+
+# -- GETT_LOG: logs a user turns on from the environment --------------------------------------
+
+#: A fresh interpreter (GETT_LOG is read when gett_async is first imported): one update whose
+#: first answer is a 503 echoing the key in its body and request id, then a 204; a write that
+#: waits 1.5 s at the gate (on the client's clock), and a read that waits 0.5 s.
+GETT_LOG_RUN = textwrap.dedent(r"""
+    import asyncio, json, sys
+    from gett_async import ApiResponse, GettClient, RetryPolicy
+    from gett_async.testing import MockTransport
+
+    KEY, ORDER_ID, STORE_ID = sys.argv[1:4]
+    answers = [
+        ApiResponse(503, {"Content-Type": "application/problem+json", "X-Request-Id": "Bearer " + KEY},
+                    json.dumps({"errorCode": "SERVICE_UNAVAILABLE", "detail": "echo " + KEY,
+                                "retryAfter": 1.5}).encode()),
+        ApiResponse(204, {"X-Request-Id": "req_2"}),
+        ApiResponse(200, {}, b'{"status": "online"}'),
+    ]
+
+    class Gate:
+        waits = {"write": 1.5, "read": 0.5}
+
+        async def acquire(self, kind, *, priority="interactive"):
+            await gett.sleep(self.waits[kind])
+
+        def settle(self, kind, headers, retry_after):
+            pass
+
+    class Timed(GettClient):
+        now = 0.0
+
+        async def sleep(self, seconds):
+            self.now += seconds
+
+        def clock(self):
+            return self.now
+
+    async def main():
+        global gett
+        transport = MockTransport(lambda request: answers.pop(0))
+        async with Timed(KEY, transport=transport, gate=Gate(), retry=RetryPolicy(max_retries=3)) as gett:
+            await gett.orders.update_status(ORDER_ID, status="confirmed")
+            await gett.store_status.get(STORE_ID)
+
+    asyncio.run(main())
+""")
+
+
+def run_with_gett_log(value: str | None) -> str:
+    """What the run above writes to stderr with ``GETT_LOG=value`` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "GETT_LOG"}
+    if value is not None:
+        env["GETT_LOG"] = value
+    done = subprocess.run(
+        [sys.executable, "-c", GETT_LOG_RUN, API_KEY, ORDER_ID, STORE_ID],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    return done.stderr
+
+
+@pytest.mark.parametrize("value", [None, "", "warning", "verbose"])
+def test_without_gett_log_the_library_prints_nothing(value: str | None) -> None:
+    assert run_with_gett_log(value) == ""
+
+
+def test_gett_log_info_shows_each_retry_and_each_long_gate_wait_and_no_secret() -> None:
+    lines = run_with_gett_log("info").splitlines()
+    template = "/v1/commerce/orders/{order_id}/status"
+    assert [line.split(" gett_async: ", 1)[1] for line in lines] == [
+        f"waited 1.5 s at the rate-limit gate (POST {template}, a write, attempt 1)",
+        f"retry 1 of 3 in 1.5 s after 503 SERVICE_UNAVAILABLE (POST {template}, 0.0 ms, "
+        "request id Bearer [REDACTED])",
+        f"waited 1.5 s at the rate-limit gate (POST {template}, a write, attempt 2)",
+    ]  # the read's 0.5 s wait is under a second: not an INFO line
+    assert all(" INFO " in line for line in lines)
+    assert_clean("\n".join(lines))
+
+
+def test_gett_log_debug_keeps_every_attempt_and_the_allow_listed_headers() -> None:
+    text = run_with_gett_log("DEBUG")
+    assert "retry 1 of 3 in 1.5 s after 503 SERVICE_UNAVAILABLE" in text
+    assert "DEBUG gett_async: POST /v1/commerce/orders/{order_id}/status -> 204 in 0.0 ms (attempt 2, " \
+           "request_id=req_2)" in text
+    assert "DEBUG gett_async: GET /v1/commerce/stores/{store_id}/status -> 200" in text
+    assert "response headers: {'X-Request-Id': 'req_2'}" in text
+    assert_clean(text)

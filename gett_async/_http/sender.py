@@ -2,9 +2,10 @@
 
 It adds the auth and identification headers, waits at the rate-limit gate, hands one
 attempt to the transport, turns the answer into a result or a typed error (scrubbed of the
-key), logs one line per attempt, calls the per-attempt hook and retries in one explicit
-loop (the shape of openai-python's ``_base_client``): the policy decides, `backoff` supplies
-the jitter, the client's ``sleep`` waits.
+key), logs one line per attempt (DEBUG; INFO for a retry, a failure, a long gate wait),
+reports to OpenTelemetry when it is installed (`telemetry`), calls the per-attempt hook and
+retries in one explicit loop (the shape of openai-python's ``_base_client``): the policy
+decides, `backoff` supplies the jitter, the client's ``sleep`` waits and its clock times.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, 
 from .._version import __version__
 from ..errors import APIConnectionError, APIError, GettError
 from .gate import INTERACTIVE, READ, WRITE, Priority, RateLimitGate
+from .telemetry import NullCall, Telemetry
 
 logger = logging.getLogger("gett_async")
 
@@ -45,7 +47,9 @@ USER_AGENT = (
 class Attempt:
     """What the per-attempt hook receives after each HTTP attempt.
 
-    ``retry_in`` is the wait before the next attempt, or None when none follows.
+    ``duration`` is the exchange alone (the server's time and the network's); ``waited`` the
+    time at the rate-limit gate before it. ``retry_in`` is the wait before the next attempt,
+    or None when none follows.
     """
 
     method: str
@@ -56,9 +60,15 @@ class Attempt:
     request_id: str | None
     error: GettError | None
     retry_in: float | None = None
+    waited: float = 0.0  # seconds
 
 
 AttemptHook = Callable[[Attempt], "Awaitable[None] | None"]
+
+#: A wait at the rate-limit gate longer than this is logged at INFO.
+LOGGED_GATE_WAIT = 1.0
+
+Answer = ApiResponse | APIError | APIConnectionError
 
 
 @attrs.frozen(slots=True)
@@ -70,7 +80,8 @@ class Sent:
 
 
 class Sender:
-    """Sends `ApiRequest`s through a `Transport` with headers, the gate, retries, logs and hooks."""
+    """Sends `ApiRequest`s through a `Transport` with headers, the gate, retries, logs, hooks
+    and (when OpenTelemetry is installed) traces and metrics."""
 
     def __init__(
         self,
@@ -81,6 +92,8 @@ class Sender:
         gate: RateLimitGate,
         timeout: Timeout,
         sleep: Callable[[float], Awaitable[None]],
+        clock: Callable[[], float] = time.perf_counter,
+        base_url: str = "",
         on_attempt: AttemptHook | None = None,
         user_agent: str | None = None,
     ) -> None:
@@ -91,6 +104,8 @@ class Sender:
         self.closed = False
         self._secret = api_key
         self._sleep = sleep
+        self._clock = clock
+        self._telemetry = Telemetry(base_url)
         self._on_attempt = on_attempt
         self._budget = TokenBucket(retry.budget) if retry.budget is not None else None
         ua = USER_AGENT if not user_agent else f"{user_agent} {USER_AGENT}"
@@ -110,58 +125,89 @@ class Sender:
         self,
         request: ApiRequest,
         *,
+        operation: str = "",
         timeout: Timeout | NotGiven = NOT_GIVEN,
         max_retries: int | NotGiven = NOT_GIVEN,
         priority: Priority = INTERACTIVE,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Sent:
         """Send ``request`` with retries; return the 2xx answer or raise a GettError.
-        ``priority`` goes to the gate with every attempt."""
+
+        ``operation`` names the SDK call in traces (``orders.update_status``); ``priority``
+        goes to the gate with every attempt; ``extra_headers`` (checked by
+        `gett_async._core.extras.extra_headers`, so none replaces the SDK's) are added.
+        """
         if self.closed:
             raise GettError("this GettClient is closed")
         limit = self.timeout if isinstance(timeout, NotGiven) else timeout
         retries = self.retry.max_retries if isinstance(max_retries, NotGiven) else max_retries
-        request = attrs.evolve(request, headers=self._read_headers if request.body is None else self._write_headers)
-        for attempt in itertools.count(1):
-            started = time.perf_counter()
-            failure: APIError | APIConnectionError | None = None
-            try:
-                response = await self._attempt(request, limit, priority)
-            except (APIError, APIConnectionError) as exc:
-                failure = exc
-            if failure is None:
-                self._report(request, attempt, started, response.status, response.request_id, None, None)
-                if logger.isEnabledFor(logging.DEBUG):
-                    # Response headers by allow-list only; request headers (the key) are never logged.
-                    shown = {name: response.headers[name] for name in LOGGED_HEADERS if name in response.headers}
-                    logger.debug("%s %s response headers: %s", request.method, request.template, shown)
-                if self._budget is not None:
-                    self._budget.refund()
-                return Sent(response, attempt)
-            failure.attempts = attempt
-            wait = next_wait(self.retry, failure, attempt - 1, retries, self._budget, backoff.full_jitter)
-            status = failure.status if isinstance(failure, APIError) else None
-            request_id = failure.request_id if isinstance(failure, APIError) else None
-            self._report(request, attempt, started, status, request_id, failure, wait)
-            if wait is None:
-                raise failure
-            await self._sleep(wait)
+        headers = self._read_headers if request.body is None else self._write_headers
+        if extra_headers:
+            headers = RedactedHeaders(headers, **extra_headers)
+        request = attrs.evolve(request, headers=headers)
+        with self._telemetry.call(operation or f"{request.method} {request.template}") as call:
+            for attempt in itertools.count(1):
+                answer, waited, duration = await self._attempt(request, limit, priority, attempt, call)
+                if isinstance(answer, ApiResponse):
+                    self._report(request, attempt, waited, duration, answer.status, answer.request_id, None, None,
+                                 retries)
+                    if logger.isEnabledFor(logging.DEBUG):
+                        # Response headers by allow-list only; request headers (the key) are never logged.
+                        shown = {name: answer.headers[name] for name in LOGGED_HEADERS if name in answer.headers}
+                        logger.debug("%s %s response headers: %s", request.method, request.template, shown)
+                    if self._budget is not None:
+                        self._budget.refund()
+                    call.finish(attempt)
+                    return Sent(answer, attempt)
+                failure = answer
+                failure.attempts = attempt
+                wait = next_wait(self.retry, failure, attempt - 1, retries, self._budget, backoff.full_jitter)
+                status = failure.status if isinstance(failure, APIError) else None
+                request_id = failure.request_id if isinstance(failure, APIError) else None
+                self._report(request, attempt, waited, duration, status, request_id, failure, wait, retries)
+                call.finish(attempt)
+                if wait is None:
+                    raise failure
+                call.backoff(wait, attempt + 1, failure)
+                await self._sleep(wait)
         raise AssertionError("unreachable")  # itertools.count never ends
 
-    async def _attempt(self, request: ApiRequest, timeout: Timeout, priority: Priority) -> ApiResponse:
-        """One attempt through the gate: the scrubbed 2xx answer, or raise its typed error."""
+    async def _attempt(
+        self, request: ApiRequest, timeout: Timeout, priority: Priority, attempt: int, call: NullCall
+    ) -> tuple[Answer, float, float]:
+        """One attempt through the gate: (the scrubbed 2xx answer or the typed error, seconds
+        at the gate, seconds of the exchange). The gate's wait and the exchange are timed
+        apart, so a trace never counts waiting as the server's time."""
         kind = WRITE if request.write else READ
-        await self.gate.acquire(kind, priority=priority)
-        headers: Mapping[str, str] | None = None
-        retry_after: float | None = None
+        clock = self._clock
+        arrived = clock()
         try:
-            answer = await self._exchange(request, timeout)
-            headers = answer.headers
-            if isinstance(answer, APIError):
-                retry_after = answer.retry_after
-                raise answer
-            return answer
-        finally:
-            self.gate.settle(kind, headers, retry_after)
+            await self.gate.acquire(kind, priority=priority)
+        except (APIError, APIConnectionError) as refused:  # a wait longer than max_wait: no attempt made
+            return refused, clock() - arrived, 0.0
+        waited = clock() - arrived
+        call.gate_waited(kind, priority, waited)
+        if waited > LOGGED_GATE_WAIT and logger.isEnabledFor(logging.INFO):
+            logger.info("waited %.1f s at the rate-limit gate (%s %s, a %s, attempt %d)",
+                        waited, request.method, request.template, kind, attempt)
+        answer: Answer | None = None
+        with call.attempt(request, attempt) as traced:
+            started = clock()
+            try:
+                answer = await self._exchange(request, timeout)
+            except APIConnectionError as exc:
+                answer = exc
+            finally:
+                headers = answer.headers if isinstance(answer, (ApiResponse, APIError)) else None
+                self.gate.settle(kind, headers, answer.retry_after if isinstance(answer, APIError) else None)
+            duration = clock() - started
+            if isinstance(answer, ApiResponse):
+                traced.answered(answer.status, duration, answer.request_id, None)
+            elif isinstance(answer, APIError):
+                traced.answered(answer.status, duration, answer.request_id, answer)
+            else:
+                traced.answered(None, duration, None, answer)
+        return answer, waited, duration
 
     async def _exchange(self, request: ApiRequest, timeout: Timeout) -> ApiResponse | APIError:
         """The transport's answer, deciphered. Its own frame, gone before anything is raised
@@ -177,24 +223,29 @@ class Sender:
         self,
         request: ApiRequest,
         attempt: int,
-        started: float,
+        waited: float,
+        duration: float,
         status: int | None,
         request_id: str | None,
         error: GettError | None,
         retry_in: float | None,
+        retries: int,
     ) -> None:
-        duration = time.perf_counter() - started
-        level = logging.DEBUG if error is None else logging.INFO
-        if logger.isEnabledFor(level):
-            logger.log(
-                level,
-                "%s %s -> %s in %.1f ms (attempt %d, request_id=%s)%s%s",
-                request.method, request.template, status if status is not None else "no answer",
-                duration * 1000, attempt, request_id, _describe(error),
-                "" if retry_in is None else f"; retrying in {retry_in:.2f} s",
-            )
+        if error is None:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s %s -> %s in %.1f ms (attempt %d, request_id=%s)", request.method, request.template,
+                             status, duration * 1000, attempt, request_id)
+        elif logger.isEnabledFor(logging.INFO):
+            timing = f"{duration * 1000:.1f} ms" + (f", request id {request_id}" if request_id else "")
+            if retry_in is not None:
+                logger.info("retry %d of %d in %.1f s after %s (%s %s, %s)", attempt, retries, retry_in,
+                            _describe(error), request.method, request.template, timing)
+            else:
+                logger.info("%s %s failed after %d attempt%s: %s (%s)", request.method, request.template, attempt,
+                            "" if attempt == 1 else "s", _describe(error), timing)
         if self._on_attempt is not None:
-            record = Attempt(request.method, request.template, attempt, status, duration, request_id, error, retry_in)
+            record = Attempt(request.method, request.template, attempt, status, duration, request_id, error, retry_in,
+                             waited)
             try:
                 result = self._on_attempt(record)
             except Exception:  # a broken metrics hook must not fail the request it observes
@@ -216,9 +267,8 @@ def _hook_done(task: asyncio.Future[Any]) -> None:
         logger.error("the async on_attempt hook raised %r", task.exception())
 
 
-def _describe(error: GettError | None) -> str:
-    if error is None:
-        return ""
+def _describe(error: GettError) -> str:
+    """``503 SERVICE_UNAVAILABLE``, ``409 ConflictError``, ``APITimeoutError: ...`` (scrubbed)."""
     if isinstance(error, APIError):
-        return f" {type(error).__name__} {error.error_code or ''}".rstrip()
-    return f" {type(error).__name__}: {error}"
+        return f"{error.status} {error.error_code or type(error).__name__}"
+    return f"{type(error).__name__}: {error}"

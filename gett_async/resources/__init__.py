@@ -1,6 +1,7 @@
 """Endpoint modules: each describes requests and parses answers; none does I/O itself."""
 
 from ._base import Receipt
+from ._raw import RawResponse, WithRawResponse
 from .catalog import Catalog
 from .onboarding import OnboardingFailedError, Onboardings, OnboardingTimeoutError
 from .orders import OrderUpdates
@@ -13,7 +14,9 @@ __all__ = [
     "OnboardingTimeoutError",
     "Onboardings",
     "OrderUpdates",
+    "RawResponse",
     "Receipt",
     "StoreStatuses",
     "Stores",
+    "WithRawResponse",
 ]

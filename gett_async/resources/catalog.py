@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .._core.requests import notify_update_request
 from .._core.wire import NOT_GIVEN
-from ._base import Receipt, Resource, Retries, Timeout
+from ..models import CatalogSetNotification
+from ._base import ExtraBody, ExtraHeaders, Receipt, Resource, Retries, Timeout
 
 
 class Catalog(Resource):
@@ -13,12 +14,23 @@ class Catalog(Resource):
     __slots__ = ()
 
     async def notify_update(
-        self, callback_url: str, *, store_id: str, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        callback_url: str,
+        *,
+        store_id: str,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Receipt:
         """Tell Gett to pull the full CatalogSet from ``callback_url`` (a 202; ingestion is async).
 
         Refuses (GettValidationError, before any I/O): a relative or non-http(s) URL, a blank
-        or oversized ``store_id``.
+        or oversized ``store_id``, and extras that `Resource._send` refuses.
         """
         request = notify_update_request(self._paths, callback_url, store_id=store_id)
-        return Receipt.of(await self._send(request, timeout, max_retries))
+        sent = await self._send(
+            "catalog.notify_update", request, timeout, max_retries, extra_headers, extra_body,
+            model=CatalogSetNotification,
+        )
+        return Receipt.of(sent)

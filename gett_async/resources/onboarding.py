@@ -12,8 +12,8 @@ from .._core.requests import onboarding_request, register_request
 from .._core.wire import NOT_GIVEN
 from .._http.sender import Sender
 from ..errors import GettError
-from ..models import Onboarding, OnboardingStatus
-from ._base import Receipt, Resource, Retries, Timeout
+from ..models import Onboarding, OnboardingRequest, OnboardingStatus
+from ._base import ExtraBody, ExtraHeaders, Receipt, Resource, Retries, Timeout
 
 
 class OnboardingTimeoutError(GettError, TimeoutError):
@@ -53,36 +53,62 @@ class Onboardings(Resource):
         extra: Mapping[str, Any] | None = None,
         timeout: Timeout = NOT_GIVEN,
         max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Onboarding:
         """Register a store; Gett then pulls its catalog. ``extra`` passes undocumented
-        store details through (camelCase keys). Refuses: see `register_request`."""
+        store details through (camelCase keys), as ``extra_body`` does on every call.
+        Refuses: see `register_request`, and extras that `Resource._send` refuses (an
+        ``extra_body`` key that ``extra`` already sends among them)."""
         request = register_request(
             self._paths, partner_store_id=partner_store_id, name=name,
             catalog_callback_url=catalog_callback_url, webhook_url=webhook_url, extra=extra,
         )
-        return serde.decode(await self._read(request, timeout, max_retries), Onboarding)
+        body = await self._read("onboarding.register", request, timeout, max_retries, extra_headers, extra_body,
+                                model=OnboardingRequest)
+        return serde.decode(body, Onboarding)
 
     async def get(
-        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        onboarding_id: str,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
     ) -> Onboarding:
-        """An onboarding's current status. Refuses an id that is not one safe path segment."""
+        """An onboarding's current status. Refuses an id that is not one safe path segment and
+        bad extra headers."""
         request = onboarding_request(self._paths.onboarding_item, "GET", onboarding_id)
-        return serde.decode(await self._read(request, timeout, max_retries), Onboarding)
+        body = await self._read("onboarding.get", request, timeout, max_retries, extra_headers)
+        return serde.decode(body, Onboarding)
 
     async def cancel(
-        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        onboarding_id: str,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
     ) -> Receipt:
-        """Cancel an onboarding (path INFERRED). Refuses an unsafe id."""
+        """Cancel an onboarding (path INFERRED). Refuses an unsafe id and bad extra headers."""
         request = onboarding_request(self._paths.onboarding_item, "DELETE", onboarding_id)
-        return Receipt.of(await self._send(request, timeout, max_retries))
+        return Receipt.of(await self._send("onboarding.cancel", request, timeout, max_retries, extra_headers))
 
     async def activate(
-        self, onboarding_id: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        onboarding_id: str,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Onboarding | None:
         """Go live once ``ready_to_activate`` (path INFERRED); returns the onboarding if Gett
-        sends it back. Refuses an unsafe id."""
+        sends it back. Refuses an unsafe id and bad extras (the documented call has no body,
+        so ``extra_body`` becomes the whole body)."""
         request = onboarding_request(self._paths.onboarding_activate, "POST", onboarding_id)
-        return serde.decode_optional(await self._read(request, timeout, max_retries), Onboarding)
+        body = await self._read("onboarding.activate", request, timeout, max_retries, extra_headers, extra_body)
+        return serde.decode_optional(body, Onboarding)
 
     async def watch(
         self, onboarding_id: str, *, interval: float = 10.0, timeout: float = 900.0

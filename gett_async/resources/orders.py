@@ -12,9 +12,9 @@ from datetime import datetime
 from .._core.updates import Update, parse_update, update_request
 from .._core.wire import NOT_GIVEN
 from .._http.gate import INTERACTIVE, Priority
-from ..models import OrderState, OrderStatus
+from ..models import OrderState, OrderStatus, OrderStatusUpdate
 from ..models.enums import StateValue, StatusValue
-from ._base import Receipt, Resource, Retries, Timeout
+from ._base import ExtraBody, ExtraHeaders, Receipt, Resource, Retries, Timeout
 
 
 class OrderUpdates(Resource):
@@ -32,6 +32,8 @@ class OrderUpdates(Resource):
         cancel_reason: str | None = None,
         timeout: Timeout = NOT_GIVEN,
         max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Receipt:
         """Send one update: ``status`` for progress, ``state`` to close, or only a new ETA.
 
@@ -39,18 +41,29 @@ class OrderUpdates(Resource):
         or ``stream`` for that). Refuses, before any I/O: a non-UUID order id; unknown
         status/state values; ``pending``; ``state="open"``; a status with a closing state;
         a naive ETA or one on a close; a cancel without a reason; a reason without a cancel;
-        oversized text; an update that asks for nothing.
+        oversized text; an update that asks for nothing; extras that `Resource._send` refuses.
         """
         update = parse_update(
             order_id, status=status, state=state, estimated_ready_at=estimated_ready_at, cancel_reason=cancel_reason
         )
-        return await self.send_update(update, timeout=timeout, max_retries=max_retries)
+        return await self.send_update(
+            update, timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_body=extra_body
+        )
 
     async def complete(
-        self, order_id: str | uuid.UUID, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        order_id: str | uuid.UUID,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Receipt:
-        """Close an order as completed. Refuses a non-UUID order id."""
-        return await self.update_status(order_id, state="completed", timeout=timeout, max_retries=max_retries)
+        """Close an order as completed. Refuses a non-UUID order id and bad extras."""
+        return await self.update_status(
+            order_id, state="completed", timeout=timeout, max_retries=max_retries, extra_headers=extra_headers,
+            extra_body=extra_body,
+        )
 
     async def cancel(
         self,
@@ -59,10 +72,13 @@ class OrderUpdates(Resource):
         reason: str,
         timeout: Timeout = NOT_GIVEN,
         max_retries: Retries = NOT_GIVEN,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Receipt:
-        """Cancel an order. Refuses a blank or oversized reason and a non-UUID order id."""
+        """Cancel an order. Refuses a blank or oversized reason, a non-UUID order id and bad extras."""
         return await self.update_status(
-            order_id, state="cancelled", cancel_reason=reason, timeout=timeout, max_retries=max_retries
+            order_id, state="cancelled", cancel_reason=reason, timeout=timeout, max_retries=max_retries,
+            extra_headers=extra_headers, extra_body=extra_body,
         )
 
     async def send_update(
@@ -72,7 +88,14 @@ class OrderUpdates(Resource):
         timeout: Timeout = NOT_GIVEN,
         max_retries: Retries = NOT_GIVEN,
         priority: Priority = INTERACTIVE,
+        extra_headers: ExtraHeaders = None,
+        extra_body: ExtraBody = None,
     ) -> Receipt:
         """Send an update that `parse_update` (and, for trackers, the lifecycle) accepted;
-        streams send theirs with ``priority="batch"``."""
-        return Receipt.of(await self._send(update_request(self._paths, update), timeout, max_retries, priority))
+        streams send theirs with ``priority="batch"``. Traced as ``orders.update_status``,
+        the one Gett operation every order update is. Refuses extras `Resource._send` refuses."""
+        sent = await self._send(
+            "orders.update_status", update_request(self._paths, update), timeout, max_retries, extra_headers,
+            extra_body, model=OrderStatusUpdate, priority=priority,
+        )
+        return Receipt.of(sent)

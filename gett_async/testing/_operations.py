@@ -25,11 +25,18 @@ from ._state import (
 )
 
 Validate = Callable[[web.Request, Any], Any]
+
+#: The name of the catch-all route: every path and method outside the eleven operations.
+UNKNOWN = "unknown"
 Apply = Callable[[Any, float], web.Response]
 
 _STORE_STATUS = ("online", "paused")
 _PAUSE_REASONS = ("operational_issues", "staff_shortage", "too_busy", "maintenance", "other")
 _ADDRESS = ("street", "city", "state", "postalCode", "country")
+_STORE_UPDATE = ("name", "phone", "logoUrl", "description")
+#: Store members Gett has (Register Store documents them) but Update Store does not list: the
+#: emulator takes them on an update too, as a partner's ``extra_body`` would send them.
+_STORE_FLAGS = ("deliveryAllowed", "pickupAllowed")
 _NEVER_PENDING = {"pending": "pending is set by Gett when the order is created and is never sent"}
 _NEVER_OPEN = {"open": "an order is opened by Gett; send a status for progress"}
 
@@ -127,19 +134,26 @@ class _Ops:
 
     def v_update_store(self, request: web.Request, body: Any) -> tuple[str, dict[str, Any]]:
         store_id = _store_id(request, body)
-        checks = Body(body, ("name", "phone", "logoUrl", "description"))
+        checks = Body(body, (*_STORE_UPDATE, *_STORE_FLAGS))
         changes = {
             "name": checks.string("name"),
             "phone": checks.string("phone"),
             "logoUrl": checks.url("logoUrl"),
             "description": checks.string("description", blank=True),
+            **{flag: checks.boolean(flag) for flag in _STORE_FLAGS},
         }
         checks.done()
         return store_id, {key: value for key, value in changes.items() if value is not None}
 
     def update_store(self, payload: tuple[str, dict[str, Any]], now: float) -> web.Response:
         store_id, changes = payload
-        return json_response(store_json(self.world.update_store(store_id, changes, now)))
+        documented = {key: value for key, value in changes.items() if key in _STORE_UPDATE}
+        store = self.world.update_store(store_id, documented, now)
+        flags = {key: value for key, value in changes.items() if key in _STORE_FLAGS}
+        if flags:  # kept with the store's other undocumented members, and sent back with it
+            store = attrs.evolve(store, extra={**store.extra, **flags})
+            self.world.stores[store_id] = store
+        return json_response(store_json(store))
 
     def get_store_status(self, store_id: str, now: float) -> web.Response:
         return json_response(store_status_json(self.world.store(store_id, now)))
@@ -243,8 +257,11 @@ class _Ops:
 
 
 def unknown_route(request: web.Request, body: Any) -> None:
-    """Any path outside the eleven operations."""
-    raise not_found(f"No operation {request.method} {request.path}.")
+    """Any method and path outside the eleven operations: a problem+json 404 naming it."""
+    raise not_found(
+        f"No operation {request.method} {request.path}. The eleven operations live under /v1/commerce/ "
+        "(docs/EMULATOR.md lists them)."
+    )
 
 
 def invalid_json(body_text: str) -> None:

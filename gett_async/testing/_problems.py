@@ -64,19 +64,20 @@ def validation_failed(errors: Sequence[Mapping[str, Any]]) -> ApiProblem:
     return ApiProblem(422, "VALIDATION_FAILED", "validation", f"Validation failed: {first}{more}.", errors=errors)
 
 
-def _request_id() -> str:
+def new_request_id() -> str:
+    """A fresh request id, as every answer carries in ``X-Request-Id``."""
     return "req_" + os.urandom(8).hex()
 
 
-def render(problem: ApiProblem, instance: str, now: float) -> web.Response:
-    """The problem as an ``application/problem+json`` response."""
+def render(problem: ApiProblem, instance: str, now: float, request_id: str | None = None) -> web.Response:
+    """The problem as an ``application/problem+json`` response (``requestId``: ``request_id``, or a new one)."""
     body: dict[str, Any] = {
         "type": ERROR_TYPE.format(code=problem.code),
         "title": HTTPStatus(problem.status).phrase,
         "status": problem.status,
         "detail": problem.detail,
         "instance": instance,
-        "requestId": _request_id(),
+        "requestId": request_id or new_request_id(),
         "timestamp": format_datetime(datetime.fromtimestamp(now, timezone.utc)),
         "errorCode": problem.code,
         "errorCategory": problem.category,

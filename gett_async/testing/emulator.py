@@ -35,8 +35,8 @@ from ..errors import GettValidationError
 from ..webhooks import WebhookKind, WebhookPaths
 from ._checks import is_uuid
 from ._faults import FaultConfig, FaultInjector
-from ._operations import Operation, invalid_json, operations, unknown_route
-from ._problems import ApiProblem, BareNotFound, render
+from ._operations import UNKNOWN, Operation, invalid_json, operations, unknown_route
+from ._problems import ApiProblem, BareNotFound, new_request_id, render
 from ._ratelimit import Quota, RateLimiter
 from ._ratelimit import headers as rate_headers
 from ._records import (
@@ -93,6 +93,12 @@ class GettEmulator:
     sends signed webhooks there, and ``orders_per_minute`` places orders on its own while
     running. Failed deliveries are retried after Gett's 30 s, 2 min, 10 min and 1 h, each
     multiplied by ``webhook_retry_scale`` (e.g. 0.001 in tests).
+
+    ``stores`` seeds that many live stores ("Store 1", ...). ``onboarding_step_seconds`` moves
+    each onboarding one stage per that many seconds (0: every stage at once, so it is ready at
+    the first read after registering; None: only `advance_onboarding` moves it). Every answer
+    carries an ``X-Request-Id`` header (in a problem body, ``requestId`` too). Refuses
+    (GettValidationError) a negative ``stores`` or ``onboarding_step_seconds``.
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class GettEmulator:
         webhook_retry_scale: float = 1.0,
         webhook_timeout: float = 10.0,
         orders_per_minute: float | None = None,
+        stores: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -128,10 +135,16 @@ class GettEmulator:
         self._authorization = f"Bearer {self.api_key}"
         self._limiter = RateLimiter(reads_per_window, writes_per_window, window_seconds)
         self._injector = FaultInjector(faults or FaultConfig(), seed)
+        if onboarding_step_seconds is not None:
+            onboarding_step_seconds = _validate.finite(
+                "onboarding_step_seconds", onboarding_step_seconds, allow_zero=True, unit="seconds"
+            )
         self._world = World(
             self.stats,
             auto_create_orders=auto_create_orders,
-            onboarding_step_seconds=onboarding_step_seconds,
+            # 0 means "no time at all": the World reads 0 as "never", so it gets the smallest
+            # step that still leaves the register answer itself at the first stage.
+            onboarding_step_seconds=onboarding_step_seconds or (None if onboarding_step_seconds is None else 1e-9),
         )
         self._runner: web.AppRunner | None = None
         #: Every webhook attempt made, in the order they were answered.
@@ -147,6 +160,8 @@ class GettEmulator:
         )
         self._sender: WebhookSender | None = None
         self._placing: set[asyncio.Task[Any]] = set()
+        for number in range(1, _validate.whole("stores", stores, minimum=0) + 1):
+            self.add_store(f"Store {number}", timezone="Europe/London", description=f"Seeded store {number}")
         if webhook_url is not None or webhook_secret is not None:
             self.set_webhook(webhook_url, webhook_secret)
         elif self.orders_per_minute:
@@ -172,7 +187,7 @@ class GettEmulator:
         app = web.Application()
         for op in operations(self._world, self.paths):
             app.router.add_route(op.method, op.path, self._handler(op))
-        catch_all = Operation("unknown", "*", "/{tail:.*}", unknown_route, _unreachable)
+        catch_all = Operation(UNKNOWN, "*", "/{tail:.*}", unknown_route, _unreachable)
         app.router.add_route("*", "/{tail:.*}", self._handler(catch_all))
         # A short shutdown grace: in-flight requests are test traffic, not user data.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -224,11 +239,15 @@ class GettEmulator:
         now = self.clock()
         stats = self.stats
         stats.requests += 1
+        request_id = new_request_id()
         is_write = request.method != "GET"
         body, bad_json = await _read_json(request)
         fault: str | None = None
         quota: Quota | None = None
         try:
+            if op.name == UNKNOWN:
+                # Before auth and the budget: a mistyped path answers what is wrong with it.
+                op.validate(request, body)
             if request.headers.get("Authorization") != self._authorization:
                 stats.unauthenticated += 1
                 raise ApiProblem(
@@ -272,13 +291,13 @@ class GettEmulator:
             try:
                 response = op.apply(payload, self.clock())
             except ApiProblem as problem:
-                response = render(problem, request.path, now)
+                response = render(problem, request.path, now, request_id)
             if fault == "drop_after":
                 return self._drop(request, op, body, now, fault)
         except ApiProblem as problem:
             if problem.status == 422:
                 stats.validation_failures += 1
-            response = render(problem, request.path, now)
+            response = render(problem, request.path, now, request_id)
             if problem.retry_after is not None and problem.status == 429:
                 response.headers["Retry-After"] = str(math.ceil(problem.retry_after))
         except BareNotFound:
@@ -286,6 +305,7 @@ class GettEmulator:
         if quota is None:
             quota = self._limiter.peek(is_write, now)
         response.headers.update(rate_headers(quota))
+        response.headers["X-Request-Id"] = request_id
         self.requests.append(
             RequestRecord(request.method, request.path, op.name, dict(request.query), body, response.status, now, fault)
         )
@@ -507,6 +527,8 @@ async def serve_forever(
     async with GettEmulator(host=host, port=port, **options) as emu:
         out(f"Gett Commerce API emulator listening on {emu.url}")
         out(f"API key: {emu.api_key}")
+        for store in emu.stores:
+            out(f"Store: {store.store_id} ({store.name}, {store.status})")
         if emu.webhook_url is not None:
             rate = f"{emu.orders_per_minute:g} orders a minute" if emu.orders_per_minute else "no orders on its own"
             out(f"Webhooks: {emu.webhook_url}/{{{emu.webhook_paths.validate},{emu.webhook_paths.place}}} ({rate})")
