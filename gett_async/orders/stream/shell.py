@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Generic
 
 from ..._core import validate
+from ..._http import telemetry
 from ..._http.gate import BATCH
 from ...errors import GettError, GettValidationError
 from ..tracker import UpdateSender
@@ -132,6 +133,7 @@ class OrderStream(Generic[E]):
                 self._pump()
                 outcome = engine.take()
                 if outcome is not None:
+                    telemetry.record_outcome(outcome.kind.value)
                     return outcome
                 if engine.finished and not self._lanes:
                     self._stopped = True
