@@ -32,7 +32,6 @@ from gett_async import (
     GettClient,
     RetryPolicy,
 )
-from gett_async._http import telemetry
 from gett_async.testing import MockTransport
 
 SPANS = InMemorySpanExporter()
