@@ -131,6 +131,7 @@ async def test_extra_body_never_sets_a_documented_member(call: Any, key: str) ->
         ({"": True}, "member names must be non-empty strings"),
         ({"when": object()}, "JSON-serialisable"),
         ({"ratio": float("nan")}, "JSON-serialisable"),
+        ({"note": "half a character \ud800"}, "JSON-serialisable"),
     ],
 )
 async def test_extra_body_is_checked_for_type(extra: Any, why: str) -> None:

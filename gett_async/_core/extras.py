@@ -89,11 +89,11 @@ def with_extra_body(request: ApiRequest, extra: object, model: type | None) -> A
         raise GettValidationError(
             "extra_body", f"may not set {', '.join(clash)}: documented or already sent; use the method's parameters"
         )
-    try:
-        encoded = _ENCODER.encode({**body, **extra})
+    try:  # UnicodeEncodeError (a lone surrogate) is a ValueError too
+        encoded = _ENCODER.encode({**body, **extra}).encode()
     except (TypeError, ValueError) as exc:
-        raise GettValidationError("extra_body", f"must be JSON-serialisable: {exc}") from None
-    return attrs.evolve(request, body=encoded.encode())
+        raise GettValidationError("extra_body", f"must be JSON-serialisable UTF-8: {exc}") from None
+    return attrs.evolve(request, body=encoded)
 
 
 def _kind(value: object) -> str:
