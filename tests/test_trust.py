@@ -8,21 +8,26 @@ user duration is finite and positive; no server value can lock the client. Reads
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import traceback
 from collections.abc import AsyncIterator
+from datetime import timezone
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from helpers_core import API_KEY, ORDER_ID, STORE_ID, FakeClock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from loopback import ScriptedServer
 from test_redaction import assert_clean, assert_exception_clean
 
 from gett_async import (
     APIError,
+    ApiResponse,
     Attempt,
     BadRequestError,
     ConflictError,
@@ -36,7 +41,7 @@ from gett_async import (
     RetryPolicy,
     cli,
 )
-from gett_async.testing import GettEmulator
+from gett_async.testing import GettEmulator, MockTransport
 
 GOOD = "7f3e9a10-4b2c-4d8e-9f01-23456789abcd"
 #: Each of these was once read as some UUID, possibly somebody else's.
@@ -484,3 +489,37 @@ async def test_the_next_call_works_after_a_body_was_cut() -> None:
         receipt = await gett.orders.update_status(ORDER_ID, status="preparing")
     assert receipt.status == 204
     assert len(server.seen) == 2
+
+
+# -- nothing the user passes escapes GettError --------------------------------------------------
+
+_SURROGATES = st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1)
+_SCALARS = st.one_of(
+    st.none(), st.text(), _SURROGATES, st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.binary(),
+    st.sampled_from([GOOD, GOOD.upper(), "confirmed", "cancelled", "completed", "pending", "inTransit"]),
+    st.datetimes(), st.datetimes(timezones=st.just(timezone.utc)),
+)
+_ANYTHING = st.one_of(_SCALARS, st.dictionaries(st.one_of(st.text(max_size=5), _SURROGATES), _SCALARS, max_size=3))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order_id=_ANYTHING, status=_ANYTHING, state=_ANYTHING, eta=_ANYTHING, reason=_ANYTHING,
+       headers=_ANYTHING, body=_ANYTHING)
+def test_no_user_input_raises_outside_gett_error(
+    order_id: Any, status: Any, state: Any, eta: Any, reason: Any, headers: Any, body: Any
+) -> None:
+    transport = MockTransport(lambda request: ApiResponse(204))
+
+    async def calls() -> None:
+        async with GettClient(API_KEY, transport=transport, max_retries=0) as gett:
+            for call in (
+                lambda: gett.orders.update_status(order_id, status=status, state=state, estimated_ready_at=eta,
+                                                  cancel_reason=reason, extra_headers=headers),
+                lambda: gett.stores.update(GOOD, name=status, description=reason, extra_body=body),
+                lambda: gett.orders.track(order_id).advance(status, estimated_ready_at=eta),
+            ):
+                with contextlib.suppress(GettError):  # refused, or sent: never another exception type
+                    await call()
+
+    asyncio.run(calls())
