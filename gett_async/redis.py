@@ -45,6 +45,10 @@ _DOWN = (RedisError, OSError, asyncio.TimeoutError)
 #: Waits longer than this are logged at INFO (how long, why, which budget).
 LOGGED_WAIT = 1.0
 
+#: How long a call may take before Redis has ever answered this gate: that call connects
+#: and loads the script, and a process that is still starting up may be slow to do so.
+FIRST_CALL_TIMEOUT = 2.0
+
 _US = 1_000_000
 
 #: The one script. Times are whole microseconds on Redis's clock (exact in a Lua double).
@@ -189,7 +193,8 @@ class RedisRateLimitGate:
       them (at most `MAX_SERVER_PAUSE`).
     - A slot further away than ``max_wait`` is not reserved: `acquire` raises RateLimitError
       with ``retry_after`` at once (pass the client's ``retry.max_retry_wait``; None: no cap).
-    - Redis outage (an error or no answer within ``timeout``): this process falls back to
+    - Redis outage (an error, or no answer within ``timeout``; the very first call, which
+      connects and loads the script, gets `FIRST_CALL_TIMEOUT`): this process falls back to
       `HeaderRateLimitGate` plus its own share, ``limit // processes``, where ``processes`` is
       ``fallback_processes`` if given, else the number of processes seen using the key in the
       last window (1 if Redis never answered); it logs one warning per outage, counts it in
@@ -243,8 +248,10 @@ class RedisRateLimitGate:
                 raise GettValidationError(
                     "redis", "must be a redis://, rediss:// or unix:// URL or a redis.asyncio.Redis"
                 )
+            # The sockets may take as long as a first call; `_call` cuts every call shorter.
+            wait = max(self.timeout, FIRST_CALL_TIMEOUT)
             self._redis = aioredis.Redis.from_url(
-                redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0)
+                redis, socket_timeout=wait, socket_connect_timeout=wait, retry=Retry(NoBackoff(), 0)
             )
             self._owns_redis = True
         elif isinstance(redis, aioredis.Redis):
@@ -273,6 +280,7 @@ class RedisRateLimitGate:
         self._fallbacks = 0
         self._next_probe = 0.0
         self._probing = False
+        self._answered = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -397,9 +405,11 @@ class RedisRateLimitGate:
         return account
 
     async def _call(self, account: _Account, op: str, *args: str) -> list[Any]:
+        limit = self.timeout if self._answered else max(self.timeout, FIRST_CALL_TIMEOUT)
         reply = await asyncio.wait_for(
-            self._script(keys=account.keys, args=[op, str(round(self._span * _US)), *args]), self.timeout
+            self._script(keys=account.keys, args=[op, str(round(self._span * _US)), *args]), limit
         )
+        self._answered = True
         return list(reply)
 
     def _acquire_args(self, account: _Account, batch: bool, member: str, refill: bool) -> list[str]:
