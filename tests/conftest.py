@@ -8,6 +8,7 @@ aiohttp back we give aioresponses a response class that supplies one.
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 import aiohttp
@@ -38,3 +39,22 @@ API_KEY = "zpka_test_5ecret_DO_NOT_LEAK_0123456789"
 def mocked() -> Any:
     with aioresponses.aioresponses() as mock:
         yield mock
+
+
+@pytest.fixture
+def redis_server(tmp_path: Any) -> Any:
+    """A real redis-server on a free 127.0.0.1 port (tests/redis_server.py). Skipped where it
+    is not installed, except in CI (CI=true), which installs it: there its absence fails."""
+    from redis_server import RedisServer, redis_server_path
+
+    if redis_server_path() is None:
+        reason = "redis-server is not installed (apt-get install redis-server; .ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

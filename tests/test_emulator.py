@@ -539,6 +539,26 @@ async def test_write_budget_429_and_window_reset(clock: Clock) -> None:
         assert [u.position for u in api.emu.order(order_id).history] == ["confirmed", "preparing", "ready"]
 
 
+async def test_a_sliding_window_counts_every_rolling_window(clock: Clock) -> None:
+    """With ``sliding_window`` a request is refused while the last ``window_seconds`` hold the
+    budget, however the windows are aligned; the reset is when the oldest one leaves."""
+    clock.now = 1019.0
+    async for api in _api(clock=clock, writes_per_window=2, window_seconds=60, sliding_window=True):
+        order_id = api.emu.create_order()
+        status, headers, _ = await api.order(order_id, {"status": "confirmed"})
+        assert (status, headers["X-RateLimit-Remaining"], headers["X-RateLimit-Reset"]) == (204, "1", "1079")
+        clock.now = 1021.0  # a fixed window would have reset at 1020
+        status, headers, _ = await api.order(order_id, {"status": "preparing"})
+        assert (status, headers["X-RateLimit-Remaining"]) == (204, "0")
+        clock.now = 1078.5
+        status, headers, problem = await api.order(order_id, {"status": "ready"})
+        assert status == 429 and problem["retryAfter"] == 0.5 and headers["X-RateLimit-Reset"] == "1079"
+        clock.now = 1079.0  # the first request leaves the window: one more fits
+        assert (await api.order(order_id, {"status": "ready"}))[0] == 204
+        assert (await api.order(order_id, {"status": "inTransit"}))[0] == 429
+        assert api.emu.stats.rate_limited == 2
+
+
 async def test_fractional_window_reports_exact_seconds(clock: Clock) -> None:
     clock.now = 100.1
     async for api in _api(clock=clock, reads_per_window=1, window_seconds=0.5):

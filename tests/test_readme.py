@@ -318,3 +318,10 @@ async def test_receiving_example(monkeypatch: pytest.MonkeyPatch) -> None:
                 response = await http.post(f"/orders/{order_id}/progress", json={"status": wanted})
                 assert response.status == 200
                 assert (await response.json())["position"] == wanted
+
+
+def test_redis_gate_example(env: Shell, redis_server: Any) -> None:
+    """Run as a script would (the example calls ``asyncio.run`` itself), on the test's Redis."""
+    code = example("redis-gate").replace("redis://127.0.0.1:6379/0", redis_server.url)
+    exec(compile(code, "README:redis-gate", "exec"), {"__name__": "readme_redis_gate"})
+    assert asyncio.run(past_pending("1b4e28ba-2fa1-11d2-883f-0016d3cca427"))  # the update reached the emulator

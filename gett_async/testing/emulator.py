@@ -86,8 +86,10 @@ class GettEmulator:
 
     Use ``async with GettEmulator() as emu:`` (or ``await emu.start()`` / ``await emu.stop()``)
     and point a client at ``emu.url`` with ``emu.api_key``. Budgets of ``None`` or ``0`` are
-    unlimited; ``clock`` (Unix seconds) drives rate-limit windows, onboarding progress and
-    every recorded time, so tests can move time without sleeping.
+    unlimited. Windows are fixed and aligned unless ``sliding_window``: then no rolling window
+    of ``window_seconds`` ever holds more than the budget, and ``X-RateLimit-Reset`` is when
+    the oldest counted request leaves it. ``clock`` (Unix seconds) drives rate-limit windows,
+    onboarding progress and every recorded time, so tests can move time without sleeping.
 
     With ``webhook_url`` (a loopback Webhook Base URL) and ``webhook_secret``, `place_order`
     sends signed webhooks there, and ``orders_per_minute`` places orders on its own while
@@ -112,6 +114,7 @@ class GettEmulator:
         reads_per_window: int | None = 1000,
         writes_per_window: int | None = 100,
         window_seconds: float | None = 60.0,
+        sliding_window: bool = False,
         auto_create_orders: bool = False,
         onboarding_step_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
@@ -133,7 +136,7 @@ class GettEmulator:
         #: Every request received, in arrival-completion order.
         self.requests: list[RequestRecord] = []
         self._authorization = f"Bearer {self.api_key}"
-        self._limiter = RateLimiter(reads_per_window, writes_per_window, window_seconds)
+        self._limiter = RateLimiter(reads_per_window, writes_per_window, window_seconds, sliding=sliding_window)
         self._injector = FaultInjector(faults or FaultConfig(), seed)
         if onboarding_step_seconds is not None:
             onboarding_step_seconds = _validate.finite(
