@@ -114,7 +114,7 @@ async def test_batch_example(emu: GettEmulator, tmp_path: Path, capsys: pytest.C
     # A fresh stream starts each order at pending: the confirms go again, and Gett (here the
     # emulator) takes an exact repeat as a no-op.
     counts = await namespace["replay_summary"](str(path))
-    assert counts == {"sent": 3, "refused": 2, "failed": 0, "superseded": 0}
+    assert counts == {"sent": 3, "refused": 2, "failed": 0, "superseded": 0, "blocked": 0, "aborted": 0}
     assert all(len(emu.order(oid).history) == 1 for oid in orders)
 
 
