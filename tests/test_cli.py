@@ -350,7 +350,13 @@ async def test_the_target_line_names_gett_hosts(
     source = _events(tmp_path / "events.jsonl", {"orderId": "../../admin", "status": "confirmed"}, "not JSON")
     assert await _cli("replay", str(source), "--no-progress", *flags) == EXIT_REFUSED
     captured = capsys.readouterr()
-    assert captured.err == f"gett-async: target {target}\n"
+    # Without --out, the reasons of what was not ok follow the target line.
+    assert captured.err.splitlines() == [
+        f"gett-async: target {target}",
+        "gett-async: line 1: refused: orderId: must be a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx "
+        "(ASCII hex digits only), got '../../admin'",
+        "gett-async: line 2: refused: not JSON (Expecting value: line 1 column 1 (char 0))",
+    ]
     assert captured.out == "sent=0 refused=2 failed=0 superseded=0\n"
 
 
@@ -552,10 +558,11 @@ async def test_a_rejected_key_exits_3(
     code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
     assert code == EXIT_UNREACHABLE  # the refusals (1) do not lower the rejected key's 3
     captured = capsys.readouterr()
-    assert captured.out == "sent=0 refused=2 failed=1 superseded=0\n"
+    assert captured.out == "sent=0 refused=2 failed=0 superseded=0 aborted=1\n"
+    assert "401" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")  # stopped early: why
     assert "zpka_test_from_the_other_environment" not in captured.err + captured.out + out.read_text()
     records = {r["line"]: r for r in _records(out)}
-    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "refused"]
+    assert [records[n]["kind"] for n in (1, 2, 3)] == ["aborted", "refused", "refused"]
     assert "401" in records[1]["error"]
     assert keyed.order(order_id).history == ()
 
@@ -569,12 +576,15 @@ async def test_no_answer_at_all_exits_3(tmp_path: Path) -> None:
         env = _env(GETT_API_KEY="zpka_test_x", GETT_BASE_URL=url)
         (send_code, send_out, send_err), (replay_code, replay_out, replay_err) = await asyncio.gather(
             _run("send", ORDER, "--status", "confirmed", env=env),
-            _run("replay", str(source), "--no-progress", env=env),
+            _run("replay", str(source), "--no-progress", "--connection-failures", "1", env=env),
         )
     assert (send_code, send_out) == (EXIT_UNREACHABLE, "")
     assert "after 4 attempts" in _target_then_error(send_err, f"{url} (GETT_BASE_URL)")
-    assert (replay_code, replay_out) == (EXIT_UNREACHABLE, "sent=0 refused=0 failed=1 superseded=0\n")
-    assert replay_err == f"gett-async: target {url} (GETT_BASE_URL)\n"
+    assert (replay_code, replay_out) == (EXIT_UNREACHABLE, "sent=0 refused=0 failed=0 superseded=0 aborted=1\n")
+    target, reason, why = replay_err.splitlines()
+    assert target == f"gett-async: target {url} (GETT_BASE_URL)"
+    assert reason.startswith("gett-async: line 1: aborted: not sent: 1 connection failures in a row")
+    assert why.startswith("gett-async: error: stopped early: not sent: 1 connection failures in a row")
 
 
 @pytest.mark.parametrize("command", ["send", "replay"])
@@ -596,13 +606,19 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
             first = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
             assert first.decode() == f"gett-async: target {url} (--base-url)\n"
             proc.send_signal(signal.SIGINT)
+            if command == "replay":
+                # The first Ctrl-C drains: the update in flight may finish; the second cancels it.
+                stopping = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
+                assert stopping.decode().startswith("gett-async: stopping: 1 update(s) in flight finish first")
+                proc.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         finally:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
     assert proc.returncode == EXIT_INTERRUPTED
-    assert out == b""
+    # replay still prints its summary: the cancelled update has no final outcome (a resume sends it)
+    assert out == (b"" if command == "send" else b"sent=0 refused=0 failed=0 superseded=0 aborted=1\n")
     # On Python 3.10 the interrupt may land in replay's input reader, which the stream logs first.
     assert err.decode().endswith("gett-async: interrupted\n") and b"Traceback" not in err
 
@@ -717,19 +733,18 @@ async def test_replay_failure_after_retries_exits_3(
     lines = [
         json.dumps({"orderId": a, "status": "confirmed"}),
         json.dumps({"orderId": b, "status": "pending"}),  # refused, yet the failure decides the code
-        json.dumps({"orderId": a, "status": "preparing"}),  # checked against the real state: still pending
+        json.dumps({"orderId": a, "status": "preparing"}),  # blocked behind line 1: not sent
     ]
     source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
     assert code == EXIT_UNREACHABLE
-    assert capsys.readouterr().out == "sent=0 refused=1 failed=2 superseded=0\n"
+    assert capsys.readouterr().out == "sent=0 refused=1 failed=1 superseded=0 blocked=1\n"
     records = {r["line"]: r for r in _records(out)}
-    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "failed"]
-    for n in (1, 3):
-        assert records[n]["attempts"] == 4
-        assert "503" in records[n]["error"]
-    assert len(keyed.requests) == 8
+    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "blocked"]
+    assert records[1]["attempts"] == 4 and "503" in records[1]["error"]
+    assert "event 1 " in records[3]["error"] and "attempts" not in records[3]
+    assert len(keyed.requests) == 4
     assert keyed.order(a).history == ()
 
 
@@ -775,7 +790,8 @@ async def test_replay_input_that_breaks_off_exits_2(
     monkeypatch.setattr(cli, "_numbered", broken)
     source = tmp_path / "events.jsonl"
     source.write_text("ignored\n", encoding="utf-8")
-    assert await _cli("replay", str(source), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
+    out = tmp_path / "outcomes.jsonl"
+    assert await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
     captured = capsys.readouterr()
     assert captured.out == "sent=1 refused=1 failed=0 superseded=0\n"
     assert "Input/output error" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")
