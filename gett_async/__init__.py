@@ -46,15 +46,20 @@ from .models import (
 )
 from .models.enums import PositionValue, StateValue, StatusValue
 from .orders import (
+    Checkpoint,
+    CircuitBreaker,
     EventSourceError,
     HistoryEntry,
+    OrderBlockedError,
     OrderEvent,
     OrderStream,
     OrderTracker,
     OutcomeKind,
+    StreamAbortedError,
     StreamSummary,
     UpdateOutcome,
     UpdateSender,
+    Watermark,
 )
 from .resources import OnboardingFailedError, OnboardingTimeoutError, Receipt
 
@@ -72,6 +77,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CatalogSetNotification",
+    "Checkpoint",
+    "CircuitBreaker",
     "ConflictError",
     "Environment",
     "EventSourceError",
@@ -88,6 +95,7 @@ __all__ = [
     "OnboardingRequest",
     "OnboardingStatus",
     "OnboardingTimeoutError",
+    "OrderBlockedError",
     "OrderEvent",
     "OrderState",
     "OrderStatus",
@@ -113,6 +121,7 @@ __all__ = [
     "StoreStatusUpdate",
     "StoreStatusValue",
     "StoreUpdate",
+    "StreamAbortedError",
     "StreamSummary",
     "Timeout",
     "Transport",
@@ -120,6 +129,7 @@ __all__ = [
     "Update",
     "UpdateOutcome",
     "UpdateSender",
+    "Watermark",
     "WebhookHandlerError",
     "WebhookVerificationError",
     "__version__",

@@ -193,6 +193,11 @@ class StreamEngine(Generic[E]):
         return Watermark(self._mark, self._mark_key)
 
     @property
+    def has_unrecorded(self) -> bool:
+        """True while some final outcome waits to be written to the checkpoint."""
+        return bool(self._unrecorded)
+
+    @property
     def ready(self) -> bool:
         """True when `next_job` may have an event to send."""
         return bool(self._queues) and not self.paused and self.abort_error is None

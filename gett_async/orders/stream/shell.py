@@ -92,6 +92,8 @@ class OrderStream(Generic[E]):
         self._stopped = False
         self._writer: asyncio.Future[None] | None = None  # the checkpoint write under way
         self._pause: asyncio.Task[None] | None = None  # the circuit breaker's pause under way
+        self._batches_taken = self._batches_recorded = 0
+        self._record_waiter: asyncio.Future[None] | None = None  # lanes waiting for a write to end
         connections = getattr(orders, "connection_limit", None)
         if connections is not None and concurrency > connections:
             logger.warning(
@@ -270,19 +272,31 @@ class OrderStream(Generic[E]):
         if batch is None:
             return
         # A worker thread: an fsync must not stall the requests in flight.
+        self._batches_taken += 1
         self._writer = asyncio.ensure_future(asyncio.to_thread(self.checkpoint.write, batch))
         self._writer.add_done_callback(self._written)
 
     def _written(self, future: asyncio.Future[None]) -> None:
         self._writer = None
+        waiter, self._record_waiter = self._record_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if future.cancelled():
             return
         error = future.exception()
         if error is not None:  # outcomes that cannot be recorded must not be claimed: stop the stream
             self._lane_error = error
+            self._cancel_all()
         else:
+            self._batches_recorded += 1
             self._engine.recorded()
         self._wake()
+
+    async def _until_recorded(self, need: int) -> None:
+        while self._batches_recorded < need and (self._writer is not None or self._engine.has_unrecorded):
+            if self._record_waiter is None:
+                self._record_waiter = asyncio.get_running_loop().create_future()
+            await self._record_waiter
 
     def _hold_back(self) -> None:
         """While the circuit breaker pauses the stream, one timer ends the pause."""
@@ -360,7 +374,13 @@ class OrderStream(Generic[E]):
                 attempts, error = getattr(exc, "attempts", 1), exc
             lane.job = None  # answered: an outcome from here on, even if the lane is then cancelled
             engine.finish(job, error=error, attempts=attempts, latency=clock() - started)
+            need = self._batches_taken + 1  # the batch that will carry this outcome
             self._wake()
+            if self.checkpoint is not None:
+                # The lane keeps its slot until the answer is durable: at any instant at most
+                # ``concurrency`` requests are sent and not recorded, which bounds what a killed
+                # run repeats when resumed.
+                await self._until_recorded(need)
             # Requests start only while someone pulls: a lane goes on only while the consumer
             # waits inside __anext__ (and has not been cancelled there).
             job = lane.job = engine.next_job() if self._may_go_on() else None
