@@ -161,7 +161,9 @@ async def run_figure(
         )  # fmt: skip
         wrong_out, _ = await wrong.communicate()
         wrong_key = {
-            "exit_code": wrong.returncode, "requests": emu.stats.requests - before, "stdout": wrong_out.decode().strip(),
+            "exit_code": wrong.returncode,
+            "requests": emu.stats.requests - before,
+            "stdout": wrong_out.decode().strip(),
         }
 
         # -- the checks ------------------------------------------------------------------------
