@@ -118,6 +118,29 @@ async def test_batch_example(emu: GettEmulator, tmp_path: Path, capsys: pytest.C
     assert all(len(emu.order(oid).history) == 1 for oid in orders)
 
 
+async def test_queue_example(emu: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    consume = load("queue")["consume"]
+    orders = [emu.create_order() for _ in range(3)]
+    bodies = [{"orderId": o, "status": s} for s in ("confirmed", "preparing") for o in orders]
+    bodies.insert(2, {"orderId": orders[0], "status": "pending"})  # refused: still final, still committed
+    committed: list[int] = []
+
+    async def messages() -> Any:
+        for offset, body in enumerate(bodies, start=100):
+            yield offset, body
+
+    async def commit(offset: int) -> None:
+        committed.append(offset)
+
+    await consume(messages(), commit, str(tmp_path / "queue.db"))
+    assert committed == sorted(committed) and committed[-1] == 100 + len(bodies) - 1
+    assert "refused: offset 102" in capsys.readouterr().out
+    assert all(emu.order(oid).position == "preparing" for oid in orders)
+    requests = emu.stats.requests
+    await consume(messages(), commit, str(tmp_path / "queue.db"))  # redelivered: nothing sent again
+    assert emu.stats.requests == requests
+
+
 async def test_resources_example(emu: GettEmulator) -> None:
     store_id = emu.add_store()
 
