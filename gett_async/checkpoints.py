@@ -119,6 +119,7 @@ class FileCheckpoint:
         self._outcomes: dict[str, OutcomeRecord] = {}
         self._orders: dict[str, dict[str, Any]] = {}
         self._header: dict[str, Any] | None = None
+        self._writing = threading.Lock()  # the stream's worker thread and a caller may both write
         self._file: IO[bytes] | None = open(self.path, "a+b")  # noqa: SIM115 (held open until close)
         _lock(self._file, self.path)
         try:
@@ -161,12 +162,14 @@ class FileCheckpoint:
             self._orders[order_id] = dict(order)
 
     def _append(self, item: Mapping[str, Any]) -> None:
-        if self._file is None:
-            raise CheckpointError(f"{self.path}: the store is closed")
-        self._file.write(json.dumps(item, separators=(",", ":")).encode() + b"\n")
-        self._file.flush()
-        if self.durable:
-            os.fsync(self._file.fileno())
+        line = json.dumps(item, separators=(",", ":")).encode() + b"\n"
+        with self._writing:
+            if self._file is None:
+                raise CheckpointError(f"{self.path}: the store is closed")
+            self._file.write(line)  # one write: a crash leaves at most this line torn
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
 
     # -- the Checkpoint protocol ---------------------------------------------------------
 

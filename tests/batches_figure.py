@@ -197,15 +197,20 @@ async def run_figure(
         ]
         # Extra writes: a write applied in an earlier run and sent again after an interruption.
         applied_in: dict[tuple[str, str], int] = {}
+        attempts: dict[tuple[str, str], list[tuple[int, Any, Any]]] = {}
+        repeated_after_sigint: list[list[tuple[int, Any, Any]]] = []
         boundaries.append(len(emu.requests))
         for run_index in range(len(runs)):
             for record in emu.requests[boundaries[run_index]:boundaries[run_index + 1]]:
+                key = (record.path, json.dumps(record.body, sort_keys=True))
+                attempts.setdefault(key, []).append((run_index, record.status, record.fault))
                 if record.operation != "order_status" or not (record.status == 204 or record.fault == "drop_after"):
                     continue
-                key = (record.path, json.dumps(record.body, sort_keys=True))
                 first = applied_in.setdefault(key, run_index)
                 if first < run_index:
                     runs[run_index].extra_writes += 1
+                    if runs[run_index - 1].signal == "SIGINT":
+                        repeated_after_sigint.append(attempts[key])
         stats = emu.stats
         return {
             "events": len(planned),
@@ -241,6 +246,8 @@ async def run_figure(
             ),
             "wall_seconds": round(wall, 2),
             "wrong_key": wrong_key,
+            # Each write repeated after a drain: its attempts as (run, status, fault).
+            "repeated_after_sigint": repeated_after_sigint,
         }
 
 
