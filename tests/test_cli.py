@@ -595,6 +595,7 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         source = _events(tmp_path / "events.jsonl", {"orderId": ORDER, "status": "confirmed"})
         args = [ORDER, "--status", "confirmed"] if command == "send" else [str(source), "--no-progress"]
+        held: list[socket.socket] = []
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gett_async", command, *args, "--base-url", url,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -605,6 +606,10 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
             # The target line comes from inside the running command: from here on Ctrl-C is its to handle.
             first = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
             assert first.decode() == f"gett-async: target {url} (--base-url)\n"
+            if command == "replay":  # the update is in flight once its connection arrives
+                silent.setblocking(False)
+                accepted, _ = await asyncio.wait_for(asyncio.get_running_loop().sock_accept(silent), timeout=30)
+                held.append(accepted)  # open and silent: the request waits for an answer
             proc.send_signal(signal.SIGINT)
             if command == "replay":
                 # The first Ctrl-C drains: the update in flight may finish; the second cancels it.
@@ -613,6 +618,8 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
                 proc.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         finally:
+            for connection in held:
+                connection.close()
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
@@ -836,3 +843,98 @@ def test_emulator_port_out_of_range_is_a_one_line_error(port: str, capsys: pytes
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--port" in err and "Traceback" not in err
+
+
+# -- replay --state: resume, binding, lock -------------------------------------------------------
+
+
+@pytest.mark.parametrize("state_name", ["state.db", "state.jsonl"])
+async def test_replay_with_state_resumes_and_a_finished_run_sends_nothing(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], state_name: str
+) -> None:
+    a, b = keyed.create_order(), keyed.create_order()
+    source = _events(
+        tmp_path / "events.jsonl",
+        {"orderId": a, "status": "confirmed"},
+        {"orderId": b, "status": "confirmed"},
+        "not JSON",
+        {"orderId": a, "status": "ready"},
+        {"orderId": b, "status": "pending"},
+    )
+    state, out = tmp_path / state_name, tmp_path / "outcomes.jsonl"
+    args = ["replay", str(source), "--state", str(state), "--out", str(out), "--base-url", keyed.url, "--no-progress"]
+    assert await _cli(*args) == EXIT_REFUSED
+    assert capsys.readouterr().out == "sent=3 refused=2 failed=0 superseded=0\n"
+    first = _records(out)
+    assert [(r["line"], r["kind"]) for r in first] == [
+        (1, "sent"), (2, "sent"), (3, "refused"), (4, "sent"), (5, "refused")
+    ]
+    requests = len(keyed.requests)
+
+    assert await _cli(*args) == EXIT_REFUSED  # what earlier runs left to fix still decides the code
+    assert capsys.readouterr().out == "sent=0 refused=0 failed=0 superseded=0 skipped=5\n"
+    assert len(keyed.requests) == requests and _records(out) == first  # nothing sent; --out from the state
+
+    source.write_text(source.read_text() + json.dumps({"orderId": a, "state": "completed"}) + "\n")
+    assert await _cli(*args) == EXIT_USAGE  # another input: refused, nothing sent
+    assert "was made for another input" in capsys.readouterr().err
+    assert len(keyed.requests) == requests
+
+
+async def test_replay_state_is_refused_while_another_run_holds_it(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gett_async.checkpoints import SqliteCheckpoint
+
+    source = _events(tmp_path / "events.jsonl", {"orderId": keyed.create_order(), "status": "confirmed"})
+    with SqliteCheckpoint(tmp_path / "state.db"):  # another run's hold on it
+        code = await _cli("replay", str(source), "--state", str(tmp_path / "state.db"), "--base-url", keyed.url)
+    assert code == EXIT_USAGE and "in use by another run" in capsys.readouterr().err
+    assert keyed.requests == []
+    assert await _cli("replay", "-", "--state", str(tmp_path / "state.db"), "--base-url", keyed.url) == EXIT_USAGE
+    assert "needs a FILE, not standard input" in capsys.readouterr().err
+
+
+async def test_replay_retry_failed_sends_the_failed_line_then_the_ones_it_blocked(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = keyed.create_order()
+    source = _events(
+        tmp_path / "events.jsonl", *({"orderId": a, "status": s} for s in ("confirmed", "preparing", "ready"))
+    )
+    args = ["replay", str(source), "--state", str(tmp_path / "state.db"), "--base-url", keyed.url, "--no-progress"]
+    keyed.set_faults(ALWAYS_503, seed=1)
+    assert await _cli(*args) == EXIT_UNREACHABLE
+    captured = capsys.readouterr()
+    assert captured.out == "sent=0 refused=0 failed=1 superseded=0 blocked=2\n"
+    assert "gett-async: line 2: blocked: not sent: event 1 of order" in captured.err  # no --out: reasons here
+    keyed.set_faults(None)
+    assert await _cli(*args) == EXIT_REFUSED  # a plain resume leaves failed and blocked lines alone
+    assert capsys.readouterr().out == "sent=0 refused=0 failed=0 superseded=0 skipped=3\n"
+    assert await _cli(*args, "--retry-failed") == EXIT_OK
+    assert capsys.readouterr().out == "sent=3 refused=0 failed=0 superseded=0\n"
+    assert [u.position for u in keyed.order(a).history] == ["confirmed", "preparing", "ready"]
+
+
+async def test_sigterm_drains_records_and_a_resume_finishes(tmp_path: Path) -> None:
+    async with GettEmulator(faults=FaultConfig(latency=0.02), writes_per_window=0) as emu:
+        orders = [emu.create_order() for _ in range(40)]
+        source = _events(tmp_path / "events.jsonl", *({"orderId": o, "status": "confirmed"} for o in orders))
+        argv = [sys.executable, "-m", "gett_async", "replay", str(source), "--state", str(tmp_path / "state.db"),
+                "--base-url", emu.url, "--no-progress", "--concurrency", "2"]
+        env = _env(GETT_API_KEY=emu.api_key)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        while emu.stats.applied_updates < 3 and proc.returncode is None:  # noqa: ASYNC110 (polls progress)
+            await asyncio.sleep(0.005)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = await proc.communicate()
+        assert proc.returncode == EXIT_INTERRUPTED, err
+        assert b"gett-async: stopping:" in err and err.endswith(b"gett-async: interrupted\n")
+        sent = int(re.search(rb"sent=(\d+)", out).group(1))  # type: ignore[union-attr]
+        assert sent == emu.stats.applied_updates  # the drained requests finished and were counted
+        code, resumed, _ = await _run(*argv[3:], env=env)
+        assert code == EXIT_OK and f"skipped={sent}" in resumed
+        assert emu.stats.applied_updates == len(orders) and emu.stats.idempotent_repeats == 0
