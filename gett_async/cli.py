@@ -463,7 +463,7 @@ async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> i
             flush_malformed()
     skipped = stream.skipped + counts.pop("skipped", 0)
     if store is not None:
-        code = max(code, _recorded_code(store, out, aborted))
+        code = max(code, _recorded_code(store, out, aborted, by_line=args.key_field is None))
     if out is None:
         _print_reasons(reasons, sum(n for kind, n in counts.items() if kind not in ("sent", "superseded")))
     print(" ".join(
@@ -496,14 +496,18 @@ def _signals(handler: Callable[[], None]) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-def _recorded_code(store: FileCheckpoint | SqliteCheckpoint, out: IO[str] | None, aborted: list[dict[str, Any]]) -> int:
+def _recorded_code(
+    store: FileCheckpoint | SqliteCheckpoint, out: IO[str] | None, aborted: list[dict[str, Any]], *, by_line: bool
+) -> int:
     """With --state: write --out from the state (every line recorded so far, plus this run's
     aborted ones), and the exit code the recorded outcomes call for (a resumed run that sends
-    nothing still reports what earlier runs left to fix)."""
+    nothing still reports what earlier runs left to fix). ``by_line``: the keys are line
+    numbers (no --key-field); else they are named ``key`` (malformed lines keep their number)."""
     records = sorted(store.records(), key=lambda r: (isinstance(r.key, str), r.key))
     if out is not None:
         for record in records:
-            line: dict[str, Any] = {"line": record.key, "orderId": record.order_id, "kind": record.kind}
+            name = "line" if by_line or record.order_id is None else "key"
+            line: dict[str, Any] = {name: record.key, "orderId": record.order_id, "kind": record.kind}
             if record.error is not None:
                 line["error"] = record.error
             if record.attempts:

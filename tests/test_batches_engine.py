@@ -13,8 +13,17 @@ from helpers_stream import oid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gett_async import IllegalTransitionError, lifecycle
-from gett_async.orders.stream import Batch, EventKey, Job, OrderBook, OutcomeRecord, StreamEngine
+from gett_async import APIConnectionError, AuthenticationError, IllegalTransitionError, ServerError, lifecycle
+from gett_async.orders.stream import (
+    Batch,
+    CircuitBreaker,
+    EventKey,
+    Job,
+    OrderBook,
+    OutcomeKind,
+    OutcomeRecord,
+    StreamEngine,
+)
 from gett_async.resources import Receipt
 
 A, B, C = oid(1), oid(2), oid(3)
@@ -175,3 +184,81 @@ def test_a_run_killed_anywhere_and_resumed_ends_as_an_uninterrupted_one(
     differ = {k for k, r in store.outcomes.items() if r.kind != reference_store.outcomes[k].kind}
     assert all({store.outcomes[k].kind, reference_store.outcomes[k].kind} == {"sent", "superseded"} for k in differ)
     assert gett.repeats - repeats_before <= unrecorded_writes  # only what was not recorded is repeated
+
+
+# -- stop, abort and the breaker, anywhere -----------------------------------------------------
+
+
+def _error(kind: str) -> BaseException | None:
+    if kind == "answer":
+        return None
+    if kind == "unauthorized":
+        return AuthenticationError("401 unauthorized", status=401)
+    if kind == "no-connection":
+        return APIConnectionError("connection refused")
+    return ServerError("503 down", status=503)
+
+
+# Weighted: reads, sends and answers are common; a 401 ends the run, so it is rare (a stop comes apart).
+STOP_MOVES = ("read", "read", "read", "send", "send", "send", "answer", "answer", "no-connection", "no-connection",
+              "server-error", "take", "take", "write", "durable", "resume", "unauthorized")
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=lifecycle_events(), moves=st.lists(st.tuples(st.sampled_from(STOP_MOVES), st.integers(0, 5)),
+                                                 min_size=40, max_size=200), stop_at=st.integers(0, 400))
+def test_stops_aborts_and_pauses_anywhere_leave_one_outcome_each_and_send_nothing_after(
+    events: list[dict[str, Any]], moves: list[tuple[str, int]], stop_at: int
+) -> None:
+    store, gett = MemoryStore(), Gett()
+    core = StreamEngine(OrderBook(NoSender(), lookup=store.order), buffer=6, checkpointing=True,
+                        breaker=CircuitBreaker(connection_failures=2, pause=0))
+    source = iter(events)
+    flying: list[Job[Any]] = []
+    writing: list[Batch] = []
+    outcomes: list[Any] = []
+    sent_after_abort = 0
+
+    def step(move: str, pick: int) -> None:
+        nonlocal sent_after_abort
+        if move == "read" and core.wants_input:
+            item = next(source, None)
+            core.end_input() if item is None else core.accept(item)
+        elif move == "send" and len(flying) < 3 and (job := core.next_job()) is not None:
+            sent_after_abort += core.abort_error is not None
+            flying.append(job)
+        elif move in ("answer", "unauthorized", "no-connection", "server-error") and flying:
+            job = flying.pop(pick % len(flying))
+            if move == "answer":
+                gett.apply(job)
+            core.finish(job, error=_error(move))
+        elif move == "take" and (outcome := core.take()) is not None:
+            outcomes.append(outcome)
+        elif move == "write" and not writing and (batch := core.take_batch()) is not None:
+            writing.append(batch)
+        elif move == "durable" and writing:
+            store.write(writing.pop())
+            core.recorded()
+        elif move == "resume":
+            core.resume()
+        elif move == "stop":
+            core.stop()
+
+    for n, (move, pick) in enumerate(moves):
+        step("stop" if n == stop_at else move, pick)
+    while not core.finished:
+        for move in ("resume", "read", "send", "answer", "take", "write", "durable"):
+            step(move, 0)
+
+    assert sent_after_abort == 0 and gett.illegal == []
+    indexes = sorted(o.index for o in outcomes)
+    assert indexes == list(range(len(indexes))) and len(indexes) == core.outcomes.admitted  # one outcome each
+    final = {o.key: o.kind.value for o in outcomes if o.final}
+    assert {k: r.kind for k, r in store.outcomes.items()} == final  # exactly the final ones are recorded
+    for outcome in outcomes:
+        if outcome.kind is OutcomeKind.BLOCKED:  # only behind a failure of its own order, named
+            assert store.outcomes[outcome.error.failed_key].kind == "failed"
+        if outcome.kind is OutcomeKind.ABORTED:
+            assert core.abort_error is not None or "no answer" in str(outcome.error)
+    assert core.watermark.count == next((o.index for o in sorted(outcomes, key=lambda o: o.index) if not o.final),
+                                        len(indexes))
