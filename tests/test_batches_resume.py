@@ -268,3 +268,48 @@ async def test_extra_fields_are_refused_by_name_unless_ignored() -> None:
         assert "ignore_unknown_keys" in str(refused.error)
         [sent] = [o async for o in gett.orders.stream(events, ignore_unknown_keys=True, key_field="eventId")]
         assert (sent.kind, sent.key) == (SENT, "e1")
+
+
+# -- the store's side --------------------------------------------------------------------------
+
+
+class Recording:
+    """A `Checkpoint` in memory that can be made to fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.outcomes: dict[Any, Any] = {}
+        self.orders: dict[str, Any] = {}
+
+    def outcome(self, key: Any) -> Any:
+        return self.outcomes.get(key)
+
+    def order(self, order_id: str) -> Any:
+        return self.orders.get(order_id)
+
+    def write(self, batch: Any) -> None:
+        if self.fail:
+            raise OSError("No space left on device")
+        self.outcomes.update((r.key, r) for r in batch.outcomes)
+        self.orders.update(batch.orders)
+
+
+async def test_a_checkpoint_that_cannot_be_written_stops_the_stream() -> None:
+    async with make_client(transport=MockTransport(lambda r: ApiResponse(204, {}, b""))) as gett:
+        stream = gett.orders.stream(lifecycles(10), concurrency=4, checkpoint=Recording(fail=True))
+        with pytest.raises(OSError, match="No space left"):
+            async with stream:
+                async for _ in stream:
+                    pass
+        # Each order waited for its first answer to be recorded: none went further.
+        assert stream.watermark.count == 0 and stream.counts["sent"] <= 4
+
+
+async def test_aclose_records_every_final_outcome_it_has() -> None:
+    store = Recording()
+    async with make_client(transport=MockTransport(lambda r: ApiResponse(204, {}, b""))) as gett:
+        stream = gett.orders.stream(lifecycles(10), concurrency=4, checkpoint=store)
+        taken = [await anext(stream) for _ in range(5)]
+        await stream.aclose()
+    final = stream.counts["sent"] + stream.counts["refused"]
+    assert len(store.outcomes) == final >= len(taken) and stream.watermark.count <= final

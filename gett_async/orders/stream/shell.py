@@ -237,9 +237,13 @@ class OrderStream(Generic[E]):
         """Wait for the write under way, then write every final outcome not recorded yet."""
         if self.checkpoint is None:
             return
-        if self._writer is not None:
-            await asyncio.gather(self._writer, return_exceptions=True)
-        while (batch := self._engine.take_batch()) is not None:
+        while True:
+            if self._writer is not None:  # its end may start the next one: look again after it
+                await asyncio.gather(self._writer, return_exceptions=True)
+                continue
+            batch = self._engine.take_batch()  # None also after a failed write: nothing more is claimed
+            if batch is None:
+                return
             await asyncio.to_thread(self.checkpoint.write, batch)
             self._engine.recorded()
 
