@@ -261,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with contextlib.ExitStack() as files:
+            if args.command == "replay" and args.retry_failed and not args.state:
+                raise UsageError("--retry-failed: goes with --state (only a state knows which lines failed)")
             if args.command == "replay":  # opened here: file I/O stays out of the event loop
                 # Bytes, decoded line by line: one line that is not UTF-8 is refused on its own.
                 stdin = getattr(sys.stdin, "buffer", sys.stdin)

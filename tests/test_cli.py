@@ -893,6 +893,8 @@ async def test_replay_state_is_refused_while_another_run_holds_it(
     assert keyed.requests == []
     assert await _cli("replay", "-", "--state", str(tmp_path / "state.db"), "--base-url", keyed.url) == EXIT_USAGE
     assert "needs a FILE, not standard input" in capsys.readouterr().err
+    assert await _cli("replay", str(source), "--retry-failed", "--base-url", keyed.url) == EXIT_USAGE
+    assert "--retry-failed: goes with --state" in capsys.readouterr().err
 
 
 async def test_replay_retry_failed_sends_the_failed_line_then_the_ones_it_blocked(

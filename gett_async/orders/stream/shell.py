@@ -39,9 +39,11 @@ class _Lane(Generic[E]):
 class OrderStream(Generic[E]):
     """An async iterator of `UpdateOutcome`s; see `gett_async.orders.stream` for its guarantees.
 
-    Use ``async for outcome in stream`` (optionally inside ``async with stream``).
+    Use ``async for outcome in stream`` (optionally inside ``async with stream``); `stop`
+    drains it, `aclose` cancels what is in flight.
     Refuses (GettValidationError at creation): ``concurrency`` < 1, ``buffer`` < ``concurrency``,
-    a seed without a UUID order id.
+    a seed without a UUID order id, a ``key_field`` that is a wire key. A checkpoint that cannot
+    be written is raised from ``__anext__`` (no outcome is claimed recorded that is not).
     """
 
     def __init__(
