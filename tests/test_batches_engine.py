@@ -80,8 +80,7 @@ class Gett:
 
 def engine(store: MemoryStore) -> StreamEngine[Any]:
     book = OrderBook(NoSender(), lookup=store.order)
-    return StreamEngine(book, buffer=6, prior=lambda key: None if (r := store.outcome(key)) is None else r.kind,
-                        checkpointing=True)
+    return StreamEngine(book, buffer=6, prior=store.outcome, checkpointing=True)
 
 
 @st.composite

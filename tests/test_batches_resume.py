@@ -313,3 +313,27 @@ async def test_aclose_records_every_final_outcome_it_has() -> None:
         await stream.aclose()
     final = stream.counts["sent"] + stream.counts["refused"]
     assert len(store.outcomes) == final >= len(taken) and stream.watermark.count <= final
+
+
+async def test_a_blocked_event_goes_once_an_interrupted_retry_has_sent_its_failed_one(
+    store: Callable[[], Store]
+) -> None:
+    a = oid(1)
+    broken = {"on": True}
+
+    def handler(request: ApiRequest) -> ApiResponse:
+        failing = broken["on"] and b"preparing" in (request.body or b"")
+        return ApiResponse(500 if failing else 204, {}, b"")
+
+    events = [{"orderId": a, "status": s} for s in ("confirmed", "preparing", "ready")]
+    async with make_client(transport=MockTransport(handler)) as gett:
+        with store() as checkpoint:
+            first = await gett.orders.send_all(events, checkpoint=checkpoint)
+        assert (first.counts["sent"], first.counts["failed"], first.counts["blocked"]) == (1, 1, 1)
+        broken["on"] = False
+        with store() as checkpoint:  # a retry that stops after the failed event (here: the input ends)
+            retried = await gett.orders.send_all(events[:2], checkpoint=checkpoint, retry_failed=True)
+        assert retried.counts["sent"] == 1
+        with store() as checkpoint:  # a plain resume: the order is no longer failed, so "ready" goes
+            last = [o async for o in gett.orders.stream(events, checkpoint=checkpoint)]
+    assert [(o.key, o.kind) for o in last] == [(2, SENT)]

@@ -145,6 +145,17 @@ class OrderBook:
         tracker.strict = self.strict or tracker.strict
         return tracker
 
+    def failed_event(self, order_id: str) -> EventKey | None:
+        """The key of ``order_id``'s failed event, as this run knows it or (for an order it has
+        not seen) as the checkpoint records it; None when it has none (or ``retry_failed``)."""
+        if order_id in self.failed:
+            return self.failed[order_id]
+        if order_id in self._active or order_id in self._parked or self.closed.get(order_id) is not None:
+            return None
+        stored = self._lookup(order_id) if self._lookup is not None else None
+        failed = None if stored is None or self.retry_failed else stored.get(FAILED_KEY)
+        return failed if isinstance(failed, (str, int)) else None
+
     def release(self, order_id: str) -> None:
         """``order_id`` has nothing under way: forget its tracker, keeping an open order's
         position (parked) or a closed order's id. A caller's own open tracker stays."""

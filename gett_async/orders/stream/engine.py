@@ -43,8 +43,8 @@ BLOCKED, ABORTED = OutcomeKind.BLOCKED, OutcomeKind.ABORTED
 #: Recorded kinds a run with ``retry_failed`` sends again.
 RETRIED_KINDS = frozenset({FAILED.value, BLOCKED.value})
 
-#: What the shell gives the engine to ask a checkpoint: the kind recorded for a key, or None.
-PriorLookup = Callable[[EventKey], "str | None"]
+#: What the shell gives the engine to ask a checkpoint: the outcome recorded for a key, or None.
+PriorLookup = Callable[[EventKey], "OutcomeRecord | None"]
 
 
 def _positive(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
@@ -118,7 +118,8 @@ class StreamEngine(Generic[E]):
     ``buffer`` bounds the events held (queued, in flight, or ended and not yet taken).
     ``key_field`` and ``ignore_unknown_keys`` say how mapping events are read (see
     `parse_event`); ``prior`` says what a checkpoint recorded for a key (an event with a
-    final outcome there is skipped; with ``retry_failed``, failed and blocked ones are not).
+    final outcome there is skipped; with ``retry_failed``, failed and blocked ones are not,
+    nor a blocked one whose order's failure is no longer recorded).
     """
 
     __slots__ = (
@@ -228,13 +229,11 @@ class StreamEngine(Generic[E]):
             self._emit(UpdateOutcome(event, REFUSED, index, raw_order_id(event), exc, key=index))
             return
         key = index if own_key is None else own_key
-        if self._prior is not None:
-            kind = self._prior(key)
-            if kind is not None and not (self.retry_failed and kind in RETRIED_KINDS):
-                self.outcomes.skip()
-                self.skipped += 1
-                self._final(index, key)
-                return
+        if self._prior is not None and self._done_before(key):
+            self.outcomes.skip()
+            self.skipped += 1
+            self._final(index, key)
+            return
         self.outcomes.admit()
         if self.abort_error is not None:
             self._emit(UpdateOutcome(event, ABORTED, index, raw_order_id(event), self.abort_error, key=key))
@@ -248,6 +247,20 @@ class StreamEngine(Generic[E]):
         replaced = self._queues.push(update.order_id, Job(event, index, update, key))
         if replaced is not None:
             self._emit(UpdateOutcome(replaced.event, SUPERSEDED, replaced.index, replaced.order_id, key=replaced.key))
+
+    def _done_before(self, key: EventKey) -> bool:
+        """True when the checkpoint holds a final outcome for ``key`` that stands: not one
+        ``retry_failed`` sends again, and not ``blocked`` behind a failure since retried."""
+        assert self._prior is not None
+        record = self._prior(key)
+        if record is None:
+            return False
+        if self.retry_failed and record.kind in RETRIED_KINDS:
+            return False
+        if record.kind == BLOCKED.value and record.order_id is not None:
+            # An interrupted retry may have sent the failed event since: then this one goes too.
+            return self.book.failed_event(record.order_id) is not None
+        return True
 
     # -- the requests --------------------------------------------------------------------
 

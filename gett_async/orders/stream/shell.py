@@ -20,8 +20,8 @@ from ...errors import GettError, GettValidationError
 from ..tracker import UpdateSender
 from .book import OrderBook, Seed
 from .checkpoint import Checkpoint
-from .engine import CircuitBreaker, Job, PriorLookup, StreamEngine
-from .events import WIRE_KEYS, E, EventKey, Events, EventSourceError
+from .engine import CircuitBreaker, Job, StreamEngine
+from .events import WIRE_KEYS, E, Events, EventSourceError
 from .outcomes import StreamAbortedError, StreamSummary, UpdateOutcome, Watermark
 
 logger = logging.getLogger("gett_async")
@@ -76,7 +76,7 @@ class OrderStream(Generic[E]):
         )
         self._engine: StreamEngine[E] = StreamEngine(
             book, buffer=self.buffer, key_field=key_field, ignore_unknown_keys=ignore_unknown_keys, breaker=breaker,
-            prior=None if checkpoint is None else _prior(checkpoint), checkpointing=checkpoint is not None,
+            prior=None if checkpoint is None else checkpoint.outcome, checkpointing=checkpoint is not None,
             retry_failed=retry_failed,
         )
         self._send = orders.send_update
@@ -408,14 +408,6 @@ class OrderStream(Generic[E]):
         if not task.cancelled() and task.exception() is not None:
             self._lane_error = task.exception()  # a bug: the consumer gets it from __anext__
         self._wake()
-
-
-def _prior(checkpoint: Checkpoint) -> PriorLookup:
-    def kind(key: EventKey) -> str | None:
-        record = checkpoint.outcome(key)
-        return None if record is None else record.kind
-
-    return kind
 
 
 async def summarize(stream: OrderStream[E], *, keep: int = 1000) -> StreamSummary[E]:
