@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import sys
@@ -49,6 +50,7 @@ class Run:
     requests: int  # requests the emulator received during it
     seconds: float
     stdout: str
+    in_flight: int | None = None  # what the command said was in flight when a SIGINT came
     extra_writes: int = 0  # writes that repeated one applied in an earlier run
 
 
@@ -134,8 +136,9 @@ async def run_figure(
                     sent_signal = name
             stdout, stderr = await proc.communicate()
             assert b"Traceback" not in stderr, stderr.decode()[-2000:]
+            stopping = re.search(rb"stopping: (\d+) update\(s\) in flight", stderr)
             run = Run(sent_signal, proc.returncode or 0, len(emu.requests) - before, time.perf_counter() - started,
-                      stdout.decode().strip())
+                      stdout.decode().strip(), int(stopping.group(1)) if stopping else None)
             runs.append(run)
             return run
 
@@ -220,9 +223,10 @@ async def run_figure(
             "fault_rate": round(sum(getattr(faults, k) for k in ("error_500", "error_502", "error_503", "error_429",
                                                                  "drop_before", "drop_after")), 3),
             "runs": [attrs.asdict(r) for r in runs],
-            # (signal, exit code of the interrupted run, writes the next run repeated because of it)
+            # (signal, exit code of the interrupted run, requests it said were in flight (SIGINT),
+            #  writes the next run repeated because of it)
             "interruptions": [
-                (r.signal, r.exit_code, runs[i + 1].extra_writes) for i, r in enumerate(runs) if r.signal
+                (r.signal, r.exit_code, r.in_flight, runs[i + 1].extra_writes) for i, r in enumerate(runs) if r.signal
             ],
             "retry_failed_runs": retries,
             "finished_run_requests": finished.requests,

@@ -28,16 +28,16 @@ async def test_an_interrupted_and_resumed_replay_ends_as_an_uninterrupted_one(
     with capsys.disabled():  # the figures belong in CI's log
         print("\ninterrupted replay:", json.dumps({k: v for k, v in figure.items() if k != "runs"}))
 
-    signals = [name for name, _code, _extra in figure["interruptions"]]
+    signals = [name for name, _code, _in_flight, _extra in figure["interruptions"]]
     assert sorted(signals) == ["SIGINT", "SIGINT", "SIGINT", "SIGKILL"]
-    assert all(code == (130 if name == "SIGINT" else -9) for name, code, _extra in figure["interruptions"])
+    assert all(code == (130 if name == "SIGINT" else -9) for name, code, _, _ in figure["interruptions"])
     # Every line has exactly one final outcome; refused are exactly the planted mistakes.
     assert figure["one_outcome_each"] and figure["lines_with_wrong_kind"] == 0
     # Every order is where an uninterrupted run leaves it, with the same history; nothing illegal sent.
     assert figure["orders_not_as_uninterrupted"] == 0 and figure["orders_with_other_history"] == 0
     assert figure["illegal_transitions"] == 0
     # An interruption costs at most the requests then in flight (or sent and not yet recorded).
-    assert all(extra <= CONCURRENCY for _name, _code, extra in figure["interruptions"])
+    assert all(extra <= CONCURRENCY for _name, _code, _in_flight, extra in figure["interruptions"])
     # Resuming a finished run sends nothing.
     assert figure["finished_run_requests"] == 0
     # A wrong key: one round of requests at most, then exit 3.
