@@ -9,6 +9,7 @@ from ._http.gate import HeaderRateLimitGate, Priority, RateLimitGate
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
 from ._version import __version__
+from .checkpoints import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from .client import GettClient
 from .errors import (
     APIConnectionError,
@@ -47,15 +48,20 @@ from .models import (
 )
 from .models.enums import PositionValue, StateValue, StatusValue
 from .orders import (
+    Checkpoint,
+    CircuitBreaker,
     EventSourceError,
     HistoryEntry,
+    OrderBlockedError,
     OrderEvent,
     OrderStream,
     OrderTracker,
     OutcomeKind,
+    StreamAbortedError,
     StreamSummary,
     UpdateOutcome,
     UpdateSender,
+    Watermark,
 )
 from .resources import OnboardingFailedError, OnboardingTimeoutError, RawResponse, Receipt
 
@@ -75,6 +81,11 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CatalogSetNotification",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointLockedError",
+    "CheckpointMismatchError",
+    "CircuitBreaker",
     "ConflictError",
     "Environment",
     "EventSourceError",
@@ -91,6 +102,7 @@ __all__ = [
     "OnboardingRequest",
     "OnboardingStatus",
     "OnboardingTimeoutError",
+    "OrderBlockedError",
     "OrderEvent",
     "OrderState",
     "OrderStatus",
@@ -117,6 +129,7 @@ __all__ = [
     "StoreStatusUpdate",
     "StoreStatusValue",
     "StoreUpdate",
+    "StreamAbortedError",
     "StreamSummary",
     "Timeout",
     "Transport",
@@ -124,6 +137,7 @@ __all__ = [
     "Update",
     "UpdateOutcome",
     "UpdateSender",
+    "Watermark",
     "WebhookHandlerError",
     "WebhookVerificationError",
     "__version__",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import io
 import json
 import os
 import re
+import signal
 import stat
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -29,9 +31,11 @@ from . import _console
 from ._core.paths import BASE_URLS, as_environment
 from ._version import __version__
 from .errors import APIConnectionError, APIError, GettError, GettValidationError
-from .orders import EventSourceError, OutcomeKind, UpdateOutcome
+from .orders import EventSourceError, OrderStream, OutcomeKind, UpdateOutcome
+from .orders.stream import Batch, CircuitBreaker, OutcomeRecord, StreamAbortedError
 
 if TYPE_CHECKING:
+    from .checkpoints import FileCheckpoint, SqliteCheckpoint
     from .client import GettClient
 
 
@@ -121,9 +125,13 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     ),
     (
         EXIT_UNREACHABLE,
-        "Gett unreachable (connection error, timeout, 429 or 5xx after retries) or the key rejected (401/403)",
+        "Gett unreachable (connection error, timeout, 429 or 5xx after retries) or the key rejected (401/403); "
+        "for replay, the stream aborted on either",
     ),
-    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+    (
+        EXIT_INTERRUPTED,
+        "interrupted (Ctrl-C or SIGTERM); replay drains first: in-flight updates finish and are recorded",
+    ),
 )
 #: Gett answers that say nothing about the update itself: retrying later, or another key, may help.
 _UNREACHABLE_STATUSES = frozenset({401, 403, 429})
@@ -218,6 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("file", help="a .jsonl file, or - for standard input")
     replay.add_argument("--out", help="write one outcome per input line here (JSON lines)")
+    replay.add_argument(
+        "--state", metavar="STATE",
+        help="a checkpoint to resume from and record into (sqlite; a .jsonl name makes it a JSON-lines log); "
+             "created if missing, bound to FILE",
+    )
+    replay.add_argument("--retry-failed", action="store_true", help="with --state: send failed events again")
+    replay.add_argument("--key-field", help="the field naming each event (default: its line number)")
+    replay.add_argument("--ignore-unknown-keys", action="store_true", help="accept fields besides the wire keys")
+    replay.add_argument(
+        "--connection-failures", type=_positive, default=3, metavar="N",
+        help="stop after N connection failures in a row, each after the client's retries and a pause (default 3)",
+    )
     replay.add_argument("--concurrency", type=_positive, default=16, help="requests in flight (default 16)")
     replay.add_argument("--strict", action="store_true", help="allow only the next status (no skipping)")
     replay.add_argument("--no-progress", action="store_true", help="no live progress line")
@@ -246,10 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with contextlib.ExitStack() as files:
+            if args.command == "replay" and args.retry_failed and not args.state:
+                raise UsageError("--retry-failed: goes with --state (only a state knows which lines failed)")
             if args.command == "replay":  # opened here: file I/O stays out of the event loop
                 # Bytes, decoded line by line: one line that is not UTF-8 is refused on its own.
                 stdin = getattr(sys.stdin, "buffer", sys.stdin)
                 args.source = stdin if args.file == "-" else files.enter_context(open(args.file, "rb"))
+                args.store = files.enter_context(_open_state(args)) if args.state else None
                 args.sink = files.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else None
             return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
@@ -311,18 +334,103 @@ async def _send(args: argparse.Namespace) -> int:
 
 
 class _Line(dict[str, Any]):
-    """A parsed input line that remembers its line number (outcomes carry the event back)."""
+    """A parsed input line that remembers its line number (outcomes carry the event back),
+    which is also its key unless ``--key-field`` names one."""
 
     line: int = 0
 
+    @property
+    def key(self) -> int:
+        return self.line
+
+
+#: How many non-ok outcomes are named on stderr when there is no --out.
+FIRST_REASONS = 10
+
+
+@contextlib.contextmanager
+def _open_state(args: argparse.Namespace) -> Iterator[FileCheckpoint | SqliteCheckpoint]:
+    """The --state store, locked and bound to the input file by size and sha256.
+
+    Refuses (UsageError): standard input (nothing to bind to), a state bound to another
+    input, one another run holds, one that is not a checkpoint.
+    """
+    from .checkpoints import CheckpointError, FileCheckpoint, SqliteCheckpoint
+
+    if args.file == "-":
+        raise UsageError("--state: needs a FILE, not standard input (the state is bound to the file it replays)")
+    digest, size = hashlib.sha256(), 0
+    with open(args.file, "rb") as source:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    kind = FileCheckpoint if args.state.endswith(".jsonl") else SqliteCheckpoint
+    try:
+        store = kind(args.state)
+    except CheckpointError as exc:
+        raise UsageError(f"--state: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--state: cannot open {args.state}: {exc.strerror or exc}") from None
+    try:
+        store.bind({"size": size, "sha256": digest.hexdigest()})
+    except CheckpointError as exc:
+        store.close()
+        raise UsageError(f"--state: {exc}") from None
+    with store:
+        yield store
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM during replay: the first drains the stream (no more input, in-flight
+    updates finish and are recorded), the second cancels what is in flight (a resumed run
+    sends it again). Installed before the target line, so no signal finds it missing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.stream: OrderStream[Any] | None = None
+
+    def __call__(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            in_flight = 0 if self.stream is None else self.stream.in_flight
+            print(f"gett-async: stopping: {in_flight} update(s) in flight finish first (again to cancel them)",
+                  file=sys.stderr)
+        self.apply()
+
+    def apply(self) -> None:
+        if self.stream is not None and self.count:
+            self.stream.stop(cancel_in_flight=self.count > 1)
+
 
 async def _replay(args: argparse.Namespace) -> int:
+    interrupts = _Interrupts()
+    with _signals(interrupts):
+        code = await _replay_stream(args, interrupts)
+    if interrupts.count:
+        print("gett-async: interrupted", file=sys.stderr)
+        code = max(code, EXIT_INTERRUPTED)
+    return code
+
+
+async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> int:
     client = _client(args)
     out: IO[str] | None = args.sink
+    store: FileCheckpoint | SqliteCheckpoint | None = args.store
     counts = {kind.value: 0 for kind in OutcomeKind}
     malformed: list[dict[str, Any]] = []
+    reasons: list[dict[str, Any]] = []  # the first non-ok outcomes, for stderr when there is no --out
+    aborted: list[dict[str, Any]] = []  # not in the state (not final): still one record each in --out
     broken: EventSourceError | None = None
     code = EXIT_OK  # the highest of every outcome's: the codes are ordered by severity
+
+    def note(record: dict[str, Any]) -> None:
+        if record["kind"] not in ("sent", "superseded") and len(reasons) < FIRST_REASONS:
+            reasons.append(record)
+        if store is None:
+            _write(out, record)
+        elif record["kind"] == "aborted":
+            aborted.append(record)
+
     async with client as gett:
         events = _read_lines(args.source, malformed)
         with _console.Progress("replaying", None, enabled=not args.no_progress) as bar:
@@ -330,32 +438,107 @@ async def _replay(args: argparse.Namespace) -> int:
             def flush_malformed() -> None:  # lines that never became events
                 nonlocal code
                 while malformed:
+                    record = malformed.pop(0)
+                    if store is not None:
+                        if store.outcome(record["line"]) is not None:
+                            counts["skipped"] = counts.get("skipped", 0) + 1
+                            continue
+                        store.write(Batch([OutcomeRecord(record["line"], "refused", None, record["error"])], {}))
                     code = max(code, EXIT_REFUSED)
                     counts["refused"] += 1
                     bar.advance("refused")
-                    _write(out, malformed.pop(0))
+                    note(record)
 
-            async with gett.orders.stream(events, concurrency=args.concurrency, strict=args.strict) as stream:
+            stream = gett.orders.stream(
+                events, concurrency=args.concurrency, strict=args.strict, checkpoint=store,
+                retry_failed=args.retry_failed, key_field=args.key_field,
+                ignore_unknown_keys=args.ignore_unknown_keys,
+                breaker=CircuitBreaker(connection_failures=args.connection_failures),
+            )
+            interrupts.stream = stream
+            interrupts.apply()  # a signal that came before the stream existed
+            async with stream:
                 try:
                     async for outcome in stream:
                         code = max(code, _outcome_code(outcome))
                         counts[outcome.kind.value] += 1
                         bar.advance(outcome.kind.value)
-                        _write(out, _outcome_record(outcome))
+                        note(_outcome_record(outcome))
                         flush_malformed()
                 except EventSourceError as exc:
                     broken = exc
             flush_malformed()
-    print(" ".join(f"{kind}={n}" for kind, n in counts.items()))
+    skipped = stream.skipped + counts.pop("skipped", 0)
+    if store is not None:
+        code = max(code, _recorded_code(store, out, aborted, by_line=args.key_field is None))
+    if out is None:
+        _print_reasons(reasons, sum(n for kind, n in counts.items() if kind not in ("sent", "superseded")))
+    print(" ".join(
+        f"{kind}={n}" for kind, n in [*counts.items(), ("skipped", skipped)]
+        if n or kind in ("sent", "refused", "failed", "superseded")  # the newer kinds only when they happened
+    ))
     if broken is not None:  # the input broke off: what follows it was never read
         print(f"gett-async: error: reading {args.file} failed: {_one_line(broken.error)}", file=sys.stderr)
         code = max(code, exit_code_for(broken))
+    if stream.abort_error is not None and stream.abort_error.cause is not None:
+        print(f"gett-async: error: stopped early: {_one_line(stream.abort_error)}", file=sys.stderr)
     return code
+
+
+@contextlib.contextmanager
+def _signals(handler: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handler`` while inside (where the loop supports it)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, handler)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            continue
+        installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _recorded_code(
+    store: FileCheckpoint | SqliteCheckpoint, out: IO[str] | None, aborted: list[dict[str, Any]], *, by_line: bool
+) -> int:
+    """With --state: write --out from the state (every line recorded so far, plus this run's
+    aborted ones), and the exit code the recorded outcomes call for (a resumed run that sends
+    nothing still reports what earlier runs left to fix). ``by_line``: the keys are line
+    numbers (no --key-field); else they are named ``key`` (malformed lines keep their number)."""
+    records = sorted(store.records(), key=lambda r: (isinstance(r.key, str), r.key))
+    if out is not None:
+        for record in records:
+            name = "line" if by_line or record.order_id is None else "key"
+            line: dict[str, Any] = {name: record.key, "orderId": record.order_id, "kind": record.kind}
+            if record.error is not None:
+                line["error"] = record.error
+            if record.attempts:
+                line["attempts"] = record.attempts
+            _write(out, line)
+        for line in aborted:
+            _write(out, line)
+    return EXIT_REFUSED if any(r.kind not in ("sent", "superseded") for r in records) else EXIT_OK
+
+
+def _print_reasons(reasons: list[dict[str, Any]], total: int) -> None:
+    for record in reasons:
+        error = str(record.get("error", "")).removeprefix(f"line {record['line']}: ")  # said once is enough
+        print(f"gett-async: line {record['line']}: {record['kind']}: {error}", file=sys.stderr)
+    if total > len(reasons):
+        print(f"gett-async: ... and {total - len(reasons)} more not ok (--out FILE lists every line)", file=sys.stderr)
 
 
 def _outcome_code(outcome: UpdateOutcome) -> int:
     if outcome.ok:
         return EXIT_OK
+    if isinstance(outcome.error, StreamAbortedError):
+        # A stop asked for exits 130 (the caller counts signals); the breaker's cause says 3.
+        return EXIT_OK if outcome.error.cause is None else exit_code_for(outcome.error.cause)
     # Every refused or failed outcome carries its error; a missing one still is no success.
     return exit_code_for(outcome.error) if outcome.error is not None else EXIT_REFUSED
 
@@ -424,6 +607,7 @@ def _outcome_record(outcome: UpdateOutcome) -> dict[str, Any]:
     event = outcome.event
     record: dict[str, Any] = {
         "line": getattr(event, "line", outcome.index + 1),
+        **({} if outcome.key == getattr(event, "line", None) else {"key": outcome.key}),
         "orderId": outcome.order_id,
         "kind": outcome.kind.value,
     }

@@ -350,7 +350,13 @@ async def test_the_target_line_names_gett_hosts(
     source = _events(tmp_path / "events.jsonl", {"orderId": "../../admin", "status": "confirmed"}, "not JSON")
     assert await _cli("replay", str(source), "--no-progress", *flags) == EXIT_REFUSED
     captured = capsys.readouterr()
-    assert captured.err == f"gett-async: target {target}\n"
+    # Without --out, the reasons of what was not ok follow the target line.
+    assert captured.err.splitlines() == [
+        f"gett-async: target {target}",
+        "gett-async: line 1: refused: orderId: must be a UUID as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx "
+        "(ASCII hex digits only), got '../../admin'",
+        "gett-async: line 2: refused: not JSON (Expecting value: line 1 column 1 (char 0))",
+    ]
     assert captured.out == "sent=0 refused=2 failed=0 superseded=0\n"
 
 
@@ -552,10 +558,11 @@ async def test_a_rejected_key_exits_3(
     code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
     assert code == EXIT_UNREACHABLE  # the refusals (1) do not lower the rejected key's 3
     captured = capsys.readouterr()
-    assert captured.out == "sent=0 refused=2 failed=1 superseded=0\n"
+    assert captured.out == "sent=0 refused=2 failed=0 superseded=0 aborted=1\n"
+    assert "401" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")  # stopped early: why
     assert "zpka_test_from_the_other_environment" not in captured.err + captured.out + out.read_text()
     records = {r["line"]: r for r in _records(out)}
-    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "refused"]
+    assert [records[n]["kind"] for n in (1, 2, 3)] == ["aborted", "refused", "refused"]
     assert "401" in records[1]["error"]
     assert keyed.order(order_id).history == ()
 
@@ -569,12 +576,15 @@ async def test_no_answer_at_all_exits_3(tmp_path: Path) -> None:
         env = _env(GETT_API_KEY="zpka_test_x", GETT_BASE_URL=url)
         (send_code, send_out, send_err), (replay_code, replay_out, replay_err) = await asyncio.gather(
             _run("send", ORDER, "--status", "confirmed", env=env),
-            _run("replay", str(source), "--no-progress", env=env),
+            _run("replay", str(source), "--no-progress", "--connection-failures", "1", env=env),
         )
     assert (send_code, send_out) == (EXIT_UNREACHABLE, "")
     assert "after 4 attempts" in _target_then_error(send_err, f"{url} (GETT_BASE_URL)")
-    assert (replay_code, replay_out) == (EXIT_UNREACHABLE, "sent=0 refused=0 failed=1 superseded=0\n")
-    assert replay_err == f"gett-async: target {url} (GETT_BASE_URL)\n"
+    assert (replay_code, replay_out) == (EXIT_UNREACHABLE, "sent=0 refused=0 failed=0 superseded=0 aborted=1\n")
+    target, reason, why = replay_err.splitlines()
+    assert target == f"gett-async: target {url} (GETT_BASE_URL)"
+    assert reason.startswith("gett-async: line 1: aborted: not sent: 1 connection failures in a row")
+    assert why.startswith("gett-async: error: stopped early: not sent: 1 connection failures in a row")
 
 
 @pytest.mark.parametrize("command", ["send", "replay"])
@@ -585,6 +595,7 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         source = _events(tmp_path / "events.jsonl", {"orderId": ORDER, "status": "confirmed"})
         args = [ORDER, "--status", "confirmed"] if command == "send" else [str(source), "--no-progress"]
+        held: list[socket.socket] = []
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gett_async", command, *args, "--base-url", url,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -595,14 +606,26 @@ async def test_ctrl_c_exits_130(command: str, tmp_path: Path) -> None:
             # The target line comes from inside the running command: from here on Ctrl-C is its to handle.
             first = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
             assert first.decode() == f"gett-async: target {url} (--base-url)\n"
+            if command == "replay":  # the update is in flight once its connection arrives
+                silent.setblocking(False)
+                accepted, _ = await asyncio.wait_for(asyncio.get_running_loop().sock_accept(silent), timeout=30)
+                held.append(accepted)  # open and silent: the request waits for an answer
             proc.send_signal(signal.SIGINT)
+            if command == "replay":
+                # The first Ctrl-C drains: the update in flight may finish; the second cancels it.
+                stopping = await asyncio.wait_for(proc.stderr.readline(), timeout=30)
+                assert stopping.decode().startswith("gett-async: stopping: 1 update(s) in flight finish first")
+                proc.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
         finally:
+            for connection in held:
+                connection.close()
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
     assert proc.returncode == EXIT_INTERRUPTED
-    assert out == b""
+    # replay still prints its summary: the cancelled update has no final outcome (a resume sends it)
+    assert out == (b"" if command == "send" else b"sent=0 refused=0 failed=0 superseded=0 aborted=1\n")
     # On Python 3.10 the interrupt may land in replay's input reader, which the stream logs first.
     assert err.decode().endswith("gett-async: interrupted\n") and b"Traceback" not in err
 
@@ -717,19 +740,18 @@ async def test_replay_failure_after_retries_exits_3(
     lines = [
         json.dumps({"orderId": a, "status": "confirmed"}),
         json.dumps({"orderId": b, "status": "pending"}),  # refused, yet the failure decides the code
-        json.dumps({"orderId": a, "status": "preparing"}),  # checked against the real state: still pending
+        json.dumps({"orderId": a, "status": "preparing"}),  # blocked behind line 1: not sent
     ]
     source, out = tmp_path / "events.jsonl", tmp_path / "outcomes.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     code = await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress")
     assert code == EXIT_UNREACHABLE
-    assert capsys.readouterr().out == "sent=0 refused=1 failed=2 superseded=0\n"
+    assert capsys.readouterr().out == "sent=0 refused=1 failed=1 superseded=0 blocked=1\n"
     records = {r["line"]: r for r in _records(out)}
-    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "failed"]
-    for n in (1, 3):
-        assert records[n]["attempts"] == 4
-        assert "503" in records[n]["error"]
-    assert len(keyed.requests) == 8
+    assert [records[n]["kind"] for n in (1, 2, 3)] == ["failed", "refused", "blocked"]
+    assert records[1]["attempts"] == 4 and "503" in records[1]["error"]
+    assert "event 1 " in records[3]["error"] and "attempts" not in records[3]
+    assert len(keyed.requests) == 4
     assert keyed.order(a).history == ()
 
 
@@ -775,7 +797,8 @@ async def test_replay_input_that_breaks_off_exits_2(
     monkeypatch.setattr(cli, "_numbered", broken)
     source = tmp_path / "events.jsonl"
     source.write_text("ignored\n", encoding="utf-8")
-    assert await _cli("replay", str(source), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
+    out = tmp_path / "outcomes.jsonl"
+    assert await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
     captured = capsys.readouterr()
     assert captured.out == "sent=1 refused=1 failed=0 superseded=0\n"
     assert "Input/output error" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")
@@ -844,3 +867,100 @@ def test_emulator_port_out_of_range_is_a_one_line_error(port: str, capsys: pytes
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--port" in err and "Traceback" not in err
+
+
+# -- replay --state: resume, binding, lock -------------------------------------------------------
+
+
+@pytest.mark.parametrize("state_name", ["state.db", "state.jsonl"])
+async def test_replay_with_state_resumes_and_a_finished_run_sends_nothing(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], state_name: str
+) -> None:
+    a, b = keyed.create_order(), keyed.create_order()
+    source = _events(
+        tmp_path / "events.jsonl",
+        {"orderId": a, "status": "confirmed"},
+        {"orderId": b, "status": "confirmed"},
+        "not JSON",
+        {"orderId": a, "status": "ready"},
+        {"orderId": b, "status": "pending"},
+    )
+    state, out = tmp_path / state_name, tmp_path / "outcomes.jsonl"
+    args = ["replay", str(source), "--state", str(state), "--out", str(out), "--base-url", keyed.url, "--no-progress"]
+    assert await _cli(*args) == EXIT_REFUSED
+    assert capsys.readouterr().out == "sent=3 refused=2 failed=0 superseded=0\n"
+    first = _records(out)
+    assert [(r["line"], r["kind"]) for r in first] == [
+        (1, "sent"), (2, "sent"), (3, "refused"), (4, "sent"), (5, "refused")
+    ]
+    requests = len(keyed.requests)
+
+    assert await _cli(*args) == EXIT_REFUSED  # what earlier runs left to fix still decides the code
+    assert capsys.readouterr().out == "sent=0 refused=0 failed=0 superseded=0 skipped=5\n"
+    assert len(keyed.requests) == requests and _records(out) == first  # nothing sent; --out from the state
+
+    source.write_text(source.read_text() + json.dumps({"orderId": a, "state": "completed"}) + "\n")
+    assert await _cli(*args) == EXIT_USAGE  # another input: refused, nothing sent
+    assert "was made for another input" in capsys.readouterr().err
+    assert len(keyed.requests) == requests
+
+
+async def test_replay_state_is_refused_while_another_run_holds_it(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gett_async.checkpoints import SqliteCheckpoint
+
+    source = _events(tmp_path / "events.jsonl", {"orderId": keyed.create_order(), "status": "confirmed"})
+    with SqliteCheckpoint(tmp_path / "state.db"):  # another run's hold on it
+        code = await _cli("replay", str(source), "--state", str(tmp_path / "state.db"), "--base-url", keyed.url)
+    assert code == EXIT_USAGE and "in use by another run" in capsys.readouterr().err
+    assert keyed.requests == []
+    assert await _cli("replay", "-", "--state", str(tmp_path / "state.db"), "--base-url", keyed.url) == EXIT_USAGE
+    assert "needs a FILE, not standard input" in capsys.readouterr().err
+    assert await _cli("replay", str(source), "--retry-failed", "--base-url", keyed.url) == EXIT_USAGE
+    assert "--retry-failed: goes with --state" in capsys.readouterr().err
+
+
+async def test_replay_retry_failed_sends_the_failed_line_then_the_ones_it_blocked(
+    keyed: GettEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = keyed.create_order()
+    source = _events(
+        tmp_path / "events.jsonl", *({"orderId": a, "status": s} for s in ("confirmed", "preparing", "ready"))
+    )
+    args = ["replay", str(source), "--state", str(tmp_path / "state.db"), "--base-url", keyed.url, "--no-progress"]
+    keyed.set_faults(ALWAYS_503, seed=1)
+    assert await _cli(*args) == EXIT_UNREACHABLE
+    captured = capsys.readouterr()
+    assert captured.out == "sent=0 refused=0 failed=1 superseded=0 blocked=2\n"
+    assert "gett-async: line 2: blocked: not sent: event 1 of order" in captured.err  # no --out: reasons here
+    keyed.set_faults(None)
+    assert await _cli(*args) == EXIT_REFUSED  # a plain resume leaves failed and blocked lines alone
+    assert capsys.readouterr().out == "sent=0 refused=0 failed=0 superseded=0 skipped=3\n"
+    assert await _cli(*args, "--retry-failed") == EXIT_OK
+    assert capsys.readouterr().out == "sent=3 refused=0 failed=0 superseded=0\n"
+    assert [u.position for u in keyed.order(a).history] == ["confirmed", "preparing", "ready"]
+
+
+async def test_sigterm_drains_records_and_a_resume_finishes(tmp_path: Path) -> None:
+    async with GettEmulator(faults=FaultConfig(latency=0.02), writes_per_window=0) as emu:
+        orders = [emu.create_order() for _ in range(40)]
+        source = _events(tmp_path / "events.jsonl", *({"orderId": o, "status": "confirmed"} for o in orders))
+        argv = [sys.executable, "-m", "gett_async", "replay", str(source), "--state", str(tmp_path / "state.db"),
+                "--base-url", emu.url, "--no-progress", "--concurrency", "2"]
+        env = _env(GETT_API_KEY=emu.api_key)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        while emu.stats.applied_updates < 3 and proc.returncode is None:  # noqa: ASYNC110 (polls progress)
+            await asyncio.sleep(0.005)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = await proc.communicate()
+        assert proc.returncode == EXIT_INTERRUPTED, err
+        assert b"gett-async: stopping:" in err and err.endswith(b"gett-async: interrupted\n")
+        sent = int(re.search(rb"sent=(\d+)", out).group(1))  # type: ignore[union-attr]
+        assert sent == emu.stats.applied_updates  # the drained requests finished and were counted
+        code, resumed, _ = await _run(*argv[3:], env=env)
+        assert code == EXIT_OK and f"skipped={sent}" in resumed
+        assert emu.stats.applied_updates == len(orders) and emu.stats.idempotent_repeats == 0

@@ -240,8 +240,37 @@ async def test_batch_example(env: Shell, tmp_path: Path, capsys: pytest.CaptureF
     # A fresh stream starts each order at pending: the confirms go again, and Gett (here the
     # emulator) takes an exact repeat as a no-op.
     counts = await namespace["replay_summary"](str(path))
-    assert counts == {"sent": 3, "refused": 2, "failed": 0, "superseded": 0}
+    assert counts == {"sent": 3, "refused": 2, "failed": 0, "superseded": 0, "blocked": 0, "aborted": 0}
     assert [await past_pending(oid) for oid in orders] == [True] * 3
+
+
+async def test_queue_example(
+    env: Shell, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consume = load("queue")["consume"]
+    orders = [str(uuid.uuid4()) for _ in range(3)]
+    bodies = [{"orderId": o, "status": s} for s in ("confirmed", "preparing") for o in orders]
+    bodies.insert(2, {"orderId": orders[0], "status": "pending"})  # refused: still final, still committed
+    committed: list[int] = []
+
+    async def messages() -> Any:
+        for offset, body in enumerate(bodies, start=100):
+            yield offset, body
+
+    async def commit(offset: int) -> None:
+        committed.append(offset)
+
+    await consume(messages(), commit, str(tmp_path / "queue.db"))
+    assert committed == sorted(committed) and committed[-1] == 100 + len(bodies) - 1
+    assert "refused: offset 102" in capsys.readouterr().out
+    assert [await past_pending(oid) for oid in orders] == [True] * 3
+    # Redelivered after a crash: every event has its final outcome in the state, so nothing is
+    # sent. Against a port nobody listens on, any request would end failed or aborted.
+    monkeypatch.setenv("GETT_BASE_URL", "http://127.0.0.1:9")
+    await consume(messages(), commit, str(tmp_path / "queue.db"))
+    out = capsys.readouterr().out
+    assert "failed" not in out and "aborted" not in out, out
+    assert committed[-1] == 100 + len(bodies) - 1
 
 
 async def test_resources_example(env: Shell) -> None:

@@ -95,18 +95,18 @@ def _illegal_inserts(skeleton: list[str], rng: random.Random) -> list[tuple[int,
     return inserts
 
 
-def plan(rng: random.Random, order_ids: list[str]) -> list[list[Planned]]:
+def plan(rng: random.Random, order_ids: list[str], events_wanted: int = EVENTS) -> list[list[Planned]]:
     """One event list per order: a legal lifecycle, ETA-only updates, planted mistakes.
 
-    ETA-only updates fill the plan up to exactly EVENTS events. Every ETA of an order is
+    ETA-only updates fill the plan up to exactly ``events_wanted`` events. Every ETA of an order is
     later than the one before, so each legal ETA-only update really changes the ETA.
     """
     skeletons = [_skeleton(rng) for _ in order_ids]
     inserts = [_illegal_inserts(s, rng) for s in skeletons]
     base = sum(len(s) for s in skeletons) + sum(len(i) for i in inserts)
-    assert base <= EVENTS, base
+    assert base <= events_wanted, base
     eta_gaps: list[list[int]] = [[] for _ in order_ids]
-    for _ in range(EVENTS - base):
+    for _ in range(events_wanted - base):
         i = rng.randrange(len(order_ids))
         # Between confirmed and the close: gap 1 .. len-1.
         eta_gaps[i].append(rng.randint(1, len(skeletons[i]) - 1))

@@ -36,18 +36,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gett_async import (
+    APIConnectionError,
     ApiRequest,
     ApiResponse,
     GettError,
     GettValidationError,
-    IllegalTransitionError,
     OrderTracker,
     RetryPolicy,
     ServerError,
     lifecycle,
 )
 from gett_async.orders.stream import (
+    CircuitBreaker,
     EventSourceError,
+    OrderBlockedError,
     OrderEvent,
     OrderStream,
     OutcomeKind,
@@ -58,6 +60,7 @@ from gett_async.orders.stream import (
 from gett_async.orders.stream.events import Update
 from gett_async.testing import MockTransport
 
+BLOCKED, ABORTED = OutcomeKind.BLOCKED, OutcomeKind.ABORTED
 SENT, REFUSED, FAILED, SUPERSEDED = (OutcomeKind.SENT, OutcomeKind.REFUSED, OutcomeKind.FAILED,
                                      OutcomeKind.SUPERSEDED)
 UTC = timezone.utc
@@ -284,17 +287,17 @@ def _fail_first_two(order: str, body: dict[str, Any]) -> Any:
     return lambda seen: 500 if (seen.order_id, seen.body, seen.attempt <= 2) == (order, body, True) else 204
 
 
-async def test_a_failed_event_does_not_advance_its_order_nor_stop_the_stream(mocked: Any) -> None:
+async def test_a_failed_event_blocks_its_orders_later_events_and_not_the_stream(mocked: Any) -> None:
     server = Server(answer=_fail_first_two(A, {"status": "preparing"})).install(mocked)
     events = [
         {"orderId": A, "status": "confirmed"},  # 0
         {"orderId": B, "status": "confirmed"},  # 1
         {"orderId": A, "status": "preparing"},  # 2: 500, retried once, 500 again -> failed
         {"orderId": C, "status": "ready"},  # 3
-        {"orderId": A, "estimatedReadyAt": wire(ETA)},  # 4: restates A's real status, confirmed
+        {"orderId": A, "estimatedReadyAt": wire(ETA)},  # 4: blocked behind 2 (not refused: legal)
         {"orderId": B, "status": "preparing"},  # 5
-        {"orderId": A, "status": "preparing"},  # 6: still legal: A is at confirmed
-        {"orderId": A, "status": "ready"},  # 7
+        {"orderId": A, "status": "preparing"},  # 6: blocked
+        {"orderId": A, "status": "ready"},  # 7: blocked
         {"orderId": C, "state": "completed"},  # 8
     ]
     async with make_client(retry=RetryPolicy(max_retries=1, base=0.001, cap=0.002)) as gett:
@@ -304,20 +307,19 @@ async def test_a_failed_event_does_not_advance_its_order_nor_stop_the_stream(moc
     assert failed.kind is FAILED and failed.attempts == 2
     assert isinstance(failed.error, ServerError) and failed.error.status == 500
     assert not failed.ok
-    assert {i: o.kind for i, o in by_index.items() if i != 2} == dict.fromkeys((0, 1, 3, 4, 5, 6, 7, 8), SENT)
-    assert server.bodies(A) == [
-        {"status": "confirmed"},
-        {"status": "preparing"},
-        {"status": "preparing"},
-        {"status": "confirmed", "estimatedReadyAt": "2026-01-15T13:30:00Z"},
-        {"status": "preparing"},
-        {"status": "ready"},
-    ]
+    assert {i: o.kind for i, o in by_index.items() if i != 2} == {
+        **dict.fromkeys((0, 1, 3, 5, 8), SENT), **dict.fromkeys((4, 6, 7), BLOCKED)
+    }
+    for i in (4, 6, 7):  # each names the failed event, and is not a refusal
+        error = by_index[i].error
+        assert isinstance(error, OrderBlockedError) and (error.order_id, error.failed_key) == (A, 2)
+        assert "2" in str(error) and not isinstance(error, GettValidationError)
+    assert server.bodies(A) == [{"status": "confirmed"}, {"status": "preparing"}, {"status": "preparing"}]
     assert server.bodies(B) == [{"status": "confirmed"}, {"status": "preparing"}]
     assert server.bodies(C) == [{"status": "ready"}, {"state": "completed"}]
 
 
-async def test_after_a_failure_a_strict_stream_refuses_the_skip(mocked: Any) -> None:
+async def test_after_a_failure_even_an_illegal_event_is_blocked_not_refused(mocked: Any) -> None:
     server = Server(answer=_fail_first_two(A, {"status": "preparing"})).install(mocked)
     events = [
         {"orderId": A, "status": "confirmed"},
@@ -326,22 +328,26 @@ async def test_after_a_failure_a_strict_stream_refuses_the_skip(mocked: Any) -> 
     ]
     async with make_client(retry=RetryPolicy(max_retries=1, base=0.001, cap=0.002)) as gett:
         outcomes = await drain(gett.orders.stream(events, strict=True))
-    assert kinds(outcomes) == {0: SENT, 1: FAILED, 2: REFUSED}
-    refused = next(o for o in outcomes if o.index == 2)
-    assert isinstance(refused.error, IllegalTransitionError)
-    assert (refused.error.current, refused.error.target) == ("confirmed", "ready")
+    # Whether it is legal depends on where the failed event left the order: only a resume can tell.
+    assert kinds(outcomes) == {0: SENT, 1: FAILED, 2: BLOCKED}
     assert server.bodies() == [{"status": "confirmed"}, {"status": "preparing"}, {"status": "preparing"}]
 
 
-async def test_a_connection_error_is_a_failed_outcome(mocked: Any) -> None:
-    # Nothing registered for B: aioresponses refuses the connection.
+async def test_a_connection_error_that_only_one_event_meets_ends_it_failed(mocked: Any) -> None:
+    # Nothing registered for B: aioresponses refuses the connection; A's go through meanwhile.
     server = Server()
     mocked.post(f"https://api.gett-tech.com/v1/commerce/orders/{A}/status", callback=server.callback, repeat=True)
-    async with make_client() as gett:
-        outcomes = await drain(gett.orders.stream([{"orderId": B, "status": "confirmed"},
-                                                   {"orderId": A, "status": "confirmed"}]))
-    assert kinds(outcomes) == {0: FAILED, 1: SENT}
-    assert server.bodies() == [{"status": "confirmed"}]
+    events = [{"orderId": B, "status": "confirmed"}, {"orderId": B, "status": "preparing"},
+              *({"orderId": A, "status": s} for s in ("confirmed", "preparing", "ready", "inTransit"))]
+    breaker = CircuitBreaker(connection_failures=3, pause=0)
+    async with make_client(retry=RetryPolicy(max_retries=0)) as gett:
+        stream = gett.orders.stream(events, concurrency=1, breaker=breaker)
+        outcomes = await drain(stream)
+    # Paused and retried twice (A's events going through in between), then failed on its own.
+    assert kinds(outcomes) == {0: FAILED, 1: BLOCKED, 2: SENT, 3: SENT, 4: SENT, 5: SENT}
+    failed = next(o for o in outcomes if o.index == 0)
+    assert isinstance(failed.error, APIConnectionError) and stream.abort_error is None
+    assert len(server.bodies()) == 4
 
 
 # == ETA coalescing ========================================================================
@@ -622,13 +628,13 @@ async def test_a_lane_stopped_before_it_ran_still_gives_its_event_an_outcome() -
     first = await anext(stream)  # the refusal, returned before the valid event's task ever ran
     assert first.kind is REFUSED and stream.in_flight == 1
     await stream.aclose()
-    assert stream.counts == {"sent": 0, "refused": 1, "failed": 1, "superseded": 0}
+    assert stream.counts == {"sent": 0, "refused": 1, "failed": 0, "superseded": 0, "blocked": 0, "aborted": 1}
     assert transport.requests == [] and stream.in_flight == 0
     # The order was never moved: it is handed on where it was.
     assert [(s["orderId"], s["status"]) for s in stream.snapshots()] == [(oid(5000), "pending")]
 
 
-async def test_a_request_cancelled_from_outside_is_a_failed_outcome_and_its_order_goes_on() -> None:
+async def test_a_request_cancelled_from_outside_aborts_its_order_for_the_run() -> None:
     answers = iter([asyncio.CancelledError(), None, None])
 
     def handler(request: ApiRequest) -> ApiResponse:
@@ -640,14 +646,16 @@ async def test_a_request_cancelled_from_outside_is_a_failed_outcome_and_its_orde
     async with make_client(transport=MockTransport(handler)) as gett:
         moves = [{"orderId": A, "status": status} for status in ("confirmed", "preparing", "ready")]
         outcomes = await drain(gett.orders.stream(moves, concurrency=1))
-    assert [o.kind for o in outcomes] == [FAILED, SENT, SENT]
+    # It may have been applied: its order's later events wait for a resumed run (none is final).
+    assert [o.kind for o in outcomes] == [ABORTED, ABORTED, ABORTED]
     assert isinstance(outcomes[0].error, GettError) and "cancelled" in str(outcomes[0].error)
+    assert not any(o.final for o in outcomes)
 
 
 async def test_an_unexpected_error_while_preparing_is_a_failed_outcome(
     mocked: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not a refusal but still an outcome: the order's later events go on."""
+    """Not a refusal but still an outcome: the order's later events are blocked."""
     Server().install(mocked)
     check, calls = OrderTracker.check, 0
 
@@ -662,7 +670,7 @@ async def test_an_unexpected_error_while_preparing_is_a_failed_outcome(
     moves = [{"orderId": A, "status": status} for status in ("confirmed", "preparing", "ready")]
     async with make_client() as gett:
         outcomes = await drain(gett.orders.stream(moves, concurrency=1))
-    assert [o.kind for o in outcomes] == [SENT, FAILED, SENT]
+    assert [o.kind for o in outcomes] == [SENT, FAILED, BLOCKED]
     assert isinstance(outcomes[1].error, RuntimeError)
 
 
@@ -761,11 +769,11 @@ async def test_aclose_cancels_and_awaits_in_flight_requests(mocked: Any) -> None
         stream = gett.orders.stream(events(), concurrency=8)
         for _ in range(3):
             await anext(stream)
-        in_flight, failed = stream.in_flight, stream.counts["failed"]
+        in_flight, aborted = stream.in_flight, stream.counts["aborted"]
         assert in_flight
         await stream.aclose()
         assert asyncio.all_tasks() == {asyncio.current_task()}  # awaited: nothing left running
-        assert stream.in_flight == 0 and stream.counts["failed"] == failed + in_flight
+        assert stream.in_flight == 0 and stream.counts["aborted"] == aborted + in_flight
         sent = server.count
         with pytest.raises(StopAsyncIteration):
             await anext(stream)
@@ -796,7 +804,7 @@ async def test_cancelling_the_consumer_stops_the_stream(mocked: Any) -> None:
         await others_done()
         assert server.count == concurrency  # nothing more started
         await stream.aclose()  # awaits the cancelled requests' ends
-        assert stream.counts["failed"] == concurrency and stream.counts["sent"] == 0  # cancelled, not answered
+        assert stream.counts["aborted"] == concurrency and stream.counts["sent"] == 0  # cancelled, not answered
         assert server.count == concurrency and stream.in_flight == 0
         assert asyncio.all_tasks() == {asyncio.current_task()}
         with pytest.raises(StopAsyncIteration):
@@ -966,7 +974,7 @@ async def test_send_all_counts_every_kind_and_keeps_the_failures(mocked: Any) ->
     async with make_client() as gett:
         summary = await gett.orders.send_all(events, concurrency=2)
     assert isinstance(summary, StreamSummary)
-    assert summary.counts == {"sent": 2, "refused": 2, "failed": 1, "superseded": 1}
+    assert summary.counts == {"sent": 2, "refused": 2, "failed": 1, "superseded": 1, "blocked": 0, "aborted": 0}
     assert summary.total == len(events) and not summary.ok
     [failure] = summary.failures
     assert (failure.index, failure.order_id, failure.kind) == (5, C, FAILED)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from gett_async import GettValidationError, IllegalTransitionError, OrderTracker, lifecycle
 from gett_async.orders.stream import Job, OrderBook, OrderEvent, OutcomeKind, Scheduler, StreamEngine
 
+BLOCKED, ABORTED = OutcomeKind.BLOCKED, OutcomeKind.ABORTED
 SENT, REFUSED, FAILED, SUPERSEDED = (OutcomeKind.SENT, OutcomeKind.REFUSED, OutcomeKind.FAILED,
                                      OutcomeKind.SUPERSEDED)
 ETA = datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)
@@ -174,10 +175,10 @@ def test_the_engine_refuses_at_once_and_checks_each_order_against_its_acknowledg
     second = core.next_job()
     assert second is not None and second.update.target == "preparing"
     core.finish(second, error=RuntimeError("503"))  # failed: A stays at confirmed
-    assert core.next_job() is None  # confirmed again, with no new ETA: refused on the way
+    assert core.next_job() is None  # behind the failed event: blocked on the way
     core.end_input()
     taken = [core.take() for _ in range(4)]
-    assert [(o.index, o.kind) for o in taken if o is not None] == [(0, SENT), (2, FAILED), (3, REFUSED)]
+    assert [(o.index, o.kind) for o in taken if o is not None] == [(0, SENT), (2, FAILED), (3, BLOCKED)]
     assert core.finished and core.book.position(A) == "confirmed"
 
 
@@ -195,15 +196,17 @@ def test_eta_only_updates_waiting_in_a_row_are_superseded_by_the_newest() -> Non
     assert eta.update.target == "confirmed"  # an ETA-only update restates the current status
 
 
-def test_an_abandoned_job_is_failed_and_its_order_goes_on() -> None:
+def test_an_abandoned_job_is_aborted_and_so_are_its_orders_later_events() -> None:
     core = engine()
     core.accept({"orderId": A, "status": "confirmed"})
     core.accept({"orderId": A, "status": "preparing"})
     job = core.next_job()
     assert job is not None
     core.abandon(job, RuntimeError("cancelled"))
-    following = core.next_job()
-    assert following is not None and following.update.target == "preparing"
+    assert core.next_job() is None  # it may have been applied: "preparing" waits for a resumed run
+    assert [(o.index, o.kind, o.final) for o in (core.take(), core.take()) if o is not None] == [
+        (0, ABORTED, False), (1, ABORTED, False)
+    ]
     assert core.book.position(A) == "pending"  # never acknowledged
 
 

@@ -10,7 +10,7 @@ from .._http.sender import Sender
 from ..models import OrderState, OrderStatus
 from ..models.enums import AnyStateValue, OpenStatusValue
 from ..resources.orders import OrderUpdates
-from .stream import Events, OrderStream, Seed, StreamSummary, summarize
+from .stream import Checkpoint, CircuitBreaker, Events, OrderStream, Seed, StreamSummary, summarize
 from .stream.events import E
 from .tracker import OrderTracker
 
@@ -48,6 +48,11 @@ class Orders(OrderUpdates):
         snapshots: Iterable[Seed] | None = None,
         buffer: int | None = None,
         closed_memory: int = 50_000,
+        checkpoint: Checkpoint | None = None,
+        retry_failed: bool = False,
+        key_field: str | None = None,
+        ignore_unknown_keys: bool = False,
+        breaker: CircuitBreaker | None = None,
     ) -> OrderStream[E]:
         """Stream events in, outcomes out: an `OrderStream` (see `gett_async.orders.stream`).
 
@@ -55,12 +60,23 @@ class Orders(OrderUpdates):
         ``snapshots`` (`OrderTracker.snapshot` dicts or trackers) seed orders where they are;
         at most ``buffer`` events held (default ``max(64, 4 * concurrency)``); the last
         ``closed_memory`` closed orders remembered, so late events for them are refused.
-        Refuses (GettValidationError) ``concurrency`` < 1, ``buffer`` < ``concurrency`` and a
-        seed without a UUID order id; bad events are not raised but come out as ``refused``.
+
+        ``checkpoint`` (`gett_async.checkpoints.FileCheckpoint` / `SqliteCheckpoint`, or any
+        `Checkpoint`) records each event's final outcome by key and each moved order's state;
+        a stream started on the same store skips events already done and continues each order
+        where it was (``retry_failed``: failed and blocked events are sent again). Mapping
+        events are keyed by ``key_field`` (an `OrderEvent` by its ``key``; else the position
+        in the input); ``ignore_unknown_keys`` accepts mapping keys that are not wire keys.
+        ``breaker`` says when connection failures pause and then abort the stream.
+
+        Refuses (GettValidationError) ``concurrency`` < 1, ``buffer`` < ``concurrency``, a
+        seed without a UUID order id and a ``key_field`` that is a wire key; bad events are
+        not raised but come out as ``refused``.
         """
         return OrderStream(
             self, events, concurrency=concurrency, strict=strict, snapshots=snapshots, buffer=buffer,
-            closed_memory=closed_memory,
+            closed_memory=closed_memory, checkpoint=checkpoint, retry_failed=retry_failed, key_field=key_field,
+            ignore_unknown_keys=ignore_unknown_keys, breaker=breaker,
         )
 
     async def send_all(
@@ -73,11 +89,18 @@ class Orders(OrderUpdates):
         buffer: int | None = None,
         closed_memory: int = 50_000,
         keep: int = 1000,
+        checkpoint: Checkpoint | None = None,
+        retry_failed: bool = False,
+        key_field: str | None = None,
+        ignore_unknown_keys: bool = False,
+        breaker: CircuitBreaker | None = None,
     ) -> StreamSummary[E]:
         """Stream every event and return the summary (counts per kind, the first ``keep``
-        failures and refusals, the source's error). Refuses what `stream` refuses."""
+        failures and refusals, the source's error, why it stopped early). The options are
+        `stream`'s. Refuses what `stream` refuses."""
         stream = self.stream(
             events, concurrency=concurrency, strict=strict, snapshots=snapshots, buffer=buffer,
-            closed_memory=closed_memory,
+            closed_memory=closed_memory, checkpoint=checkpoint, retry_failed=retry_failed, key_field=key_field,
+            ignore_unknown_keys=ignore_unknown_keys, breaker=breaker,
         )
         return await summarize(stream, keep=keep)

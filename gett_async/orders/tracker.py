@@ -255,7 +255,7 @@ class OrderTracker:
             "status": self._status,
             "state": self.state,
             "strict": self.strict,
-            "estimatedReadyAt": _exact(self._eta),
+            "estimatedReadyAt": exact_time(self._eta),
             "history": [_history_item(entry) for entry in self.history],
         }
 
@@ -284,16 +284,16 @@ class OrderTracker:
             raise GettValidationError("snapshot", f"cannot be restored: {exc}") from None
 
 
-def _exact(value: datetime | None) -> str | None:
+def exact_time(value: datetime | None) -> str | None:
     # Full precision: the wire format keeps milliseconds only, and a restored tracker must be
     # equal (a truncated ETA would later count as "changed" and cost a needless write).
     return None if value is None else value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _history_item(entry: HistoryEntry) -> dict[str, Any]:
-    item: dict[str, Any] = {"position": entry.position, "at": _exact(entry.at)}
+    item: dict[str, Any] = {"position": entry.position, "at": exact_time(entry.at)}
     if entry.estimated_ready_at is not None:
-        item["estimatedReadyAt"] = _exact(entry.estimated_ready_at)
+        item["estimatedReadyAt"] = exact_time(entry.estimated_ready_at)
     if entry.cancel_reason is not None:
         item["cancelReason"] = entry.cancel_reason
     return item

@@ -8,11 +8,22 @@
 - **Checked, never blind.** Each event is checked against the acknowledged state of its
   order (an `OrderTracker` made at ``pending`` on first sight, or seeded from
   ``snapshots``); an illegal or malformed event is a ``refused`` outcome and sends nothing.
-- **Nothing lost.** Every event ends as exactly one outcome: ``sent``, ``refused``,
-  ``failed`` (after retries; the order's later events are checked against its real state)
-  or ``superseded`` (an ETA-only update replaced by a newer one for the same order while
-  both waited: only the newest is sent, saving scarce writes). If the events iterable itself
-  raises, the events it gave still get their outcomes, then the stream raises `EventSourceError`.
+- **Nothing lost.** Every event ends as exactly one outcome: ``sent``, ``refused`` (illegal
+  or malformed, only), ``failed`` (after retries), ``blocked`` (an earlier event of its
+  order failed: not sent, the error names that event), ``superseded`` (an ETA-only update
+  replaced by a newer one for the same order while both waited: only the newest is sent,
+  saving scarce writes) or ``aborted`` (the stream stopped first: not final). If the events
+  iterable itself raises, the events it gave still get their outcomes, then the stream
+  raises `EventSourceError`.
+- **Circuit breaker.** A 401 or 403 stops the stream at once: no further request, every
+  event not done ends ``aborted`` with the cause (`abort_error`). Connection failures and
+  timeouts pause the stream with backoff and, ``breaker.connection_failures`` in a row,
+  abort it the same way.
+- **Checkpoints, resume, watermark.** With ``checkpoint=`` each final outcome is recorded
+  by the event's key together with its order's new state, and an order's next event is sent
+  only once that is durable. A stream started on the same store skips what is done and
+  continues every order where it was; an event whose outcome was never recorded is sent
+  again (at least once). `OrderStream.watermark` says how many leading events are final.
 - **Bounded memory.** The input is pulled only while fewer than ``buffer`` events are held
   (queued, in flight, or finished but not yet consumed). Idle open orders are parked as
   plain values, not trackers. Trackers of closed orders are dropped; their ids stay in an LRU
@@ -23,37 +34,49 @@
   consumer waits there, not once it has been cancelled): when the consumer stops pulling,
   breaks out of its loop, closes the stream or is cancelled, no new request starts, and
   `aclose` (or leaving ``async with``) cancels and awaits what is in flight (up to
-  ``concurrency`` requests, whose events end as ``failed``). A stream dropped without
+  ``concurrency`` requests, whose events end as ``aborted``). `OrderStream.stop` drains
+  instead: no more input or new requests, in-flight ones finish. A stream dropped without
   `aclose` lets its requests in flight finish, and starts nothing more.
 
 The parts, each with one job: `events` (what comes in), `book` (each order's tracker, parked
 and closed orders), `scheduler` (per-order FIFO, one in flight per order, coalescing),
-`outcomes` (one outcome per event, held-event bookkeeping), `engine` (the four together,
-no I/O) and `shell` (`OrderStream`: the input, the lanes, the iterator and cancel protocol).
+`outcomes` (one outcome per event, held-event bookkeeping), `checkpoint` (what a store is
+asked), `engine` (the four together, no I/O) and `shell` (`OrderStream`: the input, the
+lanes, the checkpoint writes, the iterator and cancel protocol).
 """
 
 from .book import OrderBook, Parked, Seed
-from .engine import Job, StreamEngine
-from .events import EventLike, Events, EventSourceError, OrderEvent, parse_event
-from .outcomes import OutcomeKind, StreamSummary, UpdateOutcome
+from .checkpoint import Batch, Checkpoint, OutcomeRecord
+from .engine import CircuitBreaker, Job, StreamEngine
+from .events import EventKey, EventLike, Events, EventSourceError, OrderEvent, event_key, parse_event
+from .outcomes import OrderBlockedError, OutcomeKind, StreamAbortedError, StreamSummary, UpdateOutcome, Watermark
 from .scheduler import Scheduler
 from .shell import OrderStream, summarize
 
 __all__ = [
+    "Batch",
+    "Checkpoint",
+    "CircuitBreaker",
+    "EventKey",
     "EventLike",
     "EventSourceError",
     "Events",
     "Job",
+    "OrderBlockedError",
     "OrderBook",
     "OrderEvent",
     "OrderStream",
     "OutcomeKind",
+    "OutcomeRecord",
     "Parked",
     "Scheduler",
     "Seed",
+    "StreamAbortedError",
     "StreamEngine",
     "StreamSummary",
     "UpdateOutcome",
+    "Watermark",
+    "event_key",
     "parse_event",
     "summarize",
 ]

@@ -9,17 +9,25 @@ that memory grows with the number of open orders, not of events.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from ..._core import validate
-from ..tracker import OrderTracker, UpdateSender
+from ..._core import lifecycle, validate
+from ..tracker import OrderTracker, UpdateSender, exact_time
+from .events import EventKey
 
 #: What a stream may be seeded with: `OrderTracker.snapshot` dicts or trackers.
 Seed = Mapping[str, Any] | OrderTracker
+
+#: Where a stream finds what an earlier run recorded of an order: an order record (see
+#: `OrderBook.record`) by order id, or None.
+OrderLookup = Callable[[str], Mapping[str, Any] | None]
+
+#: The member of an order record naming the event of the order that failed.
+FAILED_KEY = "failedEvent"
 
 
 @attrs.frozen(slots=True)
@@ -63,16 +71,32 @@ class OrderBook:
 
     ``seeds`` are `OrderTracker.snapshot` dicts or trackers; a caller's tracker is moved
     itself (and never parked). ``strict`` makes every tracker strict. ``closed_memory`` bounds
-    the closed orders remembered. Refuses (GettValidationError) a seed without a UUID order id.
+    the closed orders remembered. ``lookup`` gives what an earlier run recorded of an order
+    the book has not seen (it wins over a seed: it is newer); with ``retry_failed`` a
+    recorded failure no longer blocks its order. Refuses (GettValidationError) a seed
+    without a UUID order id.
     """
 
-    __slots__ = ("_active", "_borrowed", "_parked", "_seeds", "_sender", "closed", "strict")
+    __slots__ = (
+        "_active", "_borrowed", "_lookup", "_parked", "_seeds", "_sender", "closed", "failed", "retry_failed", "strict",
+    )
 
     def __init__(
-        self, sender: UpdateSender, *, strict: bool = False, seeds: Iterable[Seed] = (), closed_memory: int = 50_000
+        self,
+        sender: UpdateSender,
+        *,
+        strict: bool = False,
+        seeds: Iterable[Seed] = (),
+        closed_memory: int = 50_000,
+        lookup: OrderLookup | None = None,
+        retry_failed: bool = False,
     ) -> None:
         self._sender = sender
         self.strict = strict
+        self._lookup = lookup
+        self.retry_failed = retry_failed
+        #: Orders whose event failed, and that event's key: their later events are blocked.
+        self.failed: dict[str, EventKey] = {}
         self._seeds: dict[str, Seed] = {}
         for seed in seeds:
             key = seed.order_id if isinstance(seed, OrderTracker) else validate.uuid_id("orderId", seed.get("orderId"))
@@ -101,6 +125,15 @@ class OrderBook:
         closed = self.closed.get(order_id)
         if closed is not None:  # its tracker then refuses every event (the lifecycle's rule, not ours)
             return OrderTracker(self._sender, order_id, state=closed, strict=self.strict)
+        stored = self._lookup(order_id) if self._lookup is not None else None
+        if stored is not None:
+            self._seeds.pop(order_id, None)  # older than what the checkpoint holds
+            failed = stored.get(FAILED_KEY)
+            if failed is not None and not self.retry_failed:
+                self.failed[order_id] = failed
+            tracker = OrderTracker.restore(self._sender, stored)
+            tracker.strict = self.strict or tracker.strict
+            return tracker
         seed = self._seeds.pop(order_id, None)
         if seed is None:
             return OrderTracker(self._sender, order_id, strict=self.strict)
@@ -111,6 +144,17 @@ class OrderBook:
             tracker = OrderTracker.restore(self._sender, seed)
         tracker.strict = self.strict or tracker.strict
         return tracker
+
+    def failed_event(self, order_id: str) -> EventKey | None:
+        """The key of ``order_id``'s failed event, as this run knows it or (for an order it has
+        not seen) as the checkpoint records it; None when it has none (or ``retry_failed``)."""
+        if order_id in self.failed:
+            return self.failed[order_id]
+        if order_id in self._active or order_id in self._parked or self.closed.get(order_id) is not None:
+            return None
+        stored = self._lookup(order_id) if self._lookup is not None else None
+        failed = None if stored is None or self.retry_failed else stored.get(FAILED_KEY)
+        return failed if isinstance(failed, (str, int)) else None
 
     def release(self, order_id: str) -> None:
         """``order_id`` has nothing under way: forget its tracker, keeping an open order's
@@ -131,6 +175,32 @@ class OrderBook:
             return tracker.position
         parked = self._parked.get(order_id)
         return parked.status if parked is not None else self.closed.get(order_id)
+
+    def record(self, order_id: str) -> dict[str, Any]:
+        """What a checkpoint keeps of an order the book knows: its position, ETA and
+        strictness (no history: only where it is matters to a resumed run), and the key of
+        its failed event, if one failed."""
+        tracker = self._active.get(order_id)
+        if tracker is not None:
+            status, position, eta, strict = tracker.status, tracker.position, tracker.estimated_ready_at, tracker.strict
+        elif (parked := self._parked.get(order_id)) is not None:
+            status, position, eta, strict = parked.status, parked.status, parked.estimated_ready_at, parked.strict
+        else:
+            closed = self.closed.get(order_id)
+            if closed is None:
+                raise KeyError(order_id)
+            status, position, eta, strict = "pending", closed, None, self.strict  # a closed order's status is moot
+        record: dict[str, Any] = {
+            "orderId": order_id,
+            "status": status,
+            "state": position if lifecycle.is_closed(position) else "open",
+            "strict": strict,
+            "estimatedReadyAt": exact_time(eta),
+        }
+        failed = self.failed.get(order_id)
+        if failed is not None:
+            record[FAILED_KEY] = failed
+        return record
 
     @property
     def active(self) -> int:

@@ -15,13 +15,19 @@ from ...errors import GettError, GettValidationError
 @attrs.frozen(slots=True)
 class OrderEvent:
     """One wanted update of one order: a ``status`` to progress to, a ``state`` to close
-    with (``cancel_reason`` for a cancel), or only a new ``estimated_ready_at``."""
+    with (``cancel_reason`` for a cancel), or only a new ``estimated_ready_at``.
+
+    ``key`` names the event for its outcome and for a checkpoint (an event id, a line number,
+    a queue offset): unique within an input. Without one, the event's position in the input
+    is its key, which names the same event again only if the input is replayed identically.
+    """
 
     order_id: str
     status: str | None = None
     state: str | None = None
     estimated_ready_at: datetime | None = None
     cancel_reason: str | None = None
+    key: str | int | None = None
 
 
 #: What a stream accepts as one event: an `OrderEvent`, or a mapping with the wire keys.
@@ -56,11 +62,37 @@ class EventSourceError(GettError):
         super().__init__(f"the event source raised {type(error).__name__}: {error} after {events} events")
 
 
-def parse_event(event: object) -> Update:
+#: What names an event: its own key, or (None) its position in the input.
+EventKey = Union[str, int]  # noqa: UP007
+
+
+def event_key(event: object, key_field: str | None = None) -> EventKey | None:
+    """The key an event carries, or None: for a mapping with ``key_field``, the value under
+    that field; otherwise the event's ``key`` attribute (an `OrderEvent`'s ``key``).
+
+    Refuses (GettValidationError) a key that is neither a string nor a whole number, and a
+    mapping without ``key_field`` (the caller said every event carries it).
+    """
+    if key_field is not None and isinstance(event, Mapping):
+        if key_field not in event:
+            raise GettValidationError(key_field, "is missing: the stream's key_field names each event")
+        key = event[key_field]
+    else:
+        key = getattr(event, "key", None)
+        if key is None:
+            return None
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise GettValidationError(key_field or "key", f"must be a string or a whole number, got {type(key).__name__}")
+    return key
+
+
+def parse_event(event: object, *, key_field: str | None = None, ignore_unknown_keys: bool = False) -> Update:
     """The update an event asks for, validated on its own (see `parse_update`).
 
-    Refuses (GettValidationError): an event that is neither an `OrderEvent` nor a mapping,
-    unknown mapping keys, and everything `parse_update` refuses (named by wire keys for mappings).
+    A mapping may carry ``key_field`` besides the wire keys, and any other key with
+    ``ignore_unknown_keys``. Refuses (GettValidationError): an event that is neither an
+    `OrderEvent` nor a mapping, other mapping keys (unless ignored), and everything
+    `parse_update` refuses (named by wire keys for mappings).
     """
     if isinstance(event, OrderEvent):
         return parse_update(
@@ -68,9 +100,13 @@ def parse_event(event: object) -> Update:
             estimated_ready_at=event.estimated_ready_at, cancel_reason=event.cancel_reason,
         )
     if isinstance(event, Mapping):
-        if not WIRE_KEYS.issuperset(event):
-            unknown = set(event) - WIRE_KEYS
-            raise GettValidationError("event", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        if not ignore_unknown_keys and not WIRE_KEYS.issuperset(event):
+            unknown = set(event) - WIRE_KEYS - {key_field}
+            if unknown:
+                raise GettValidationError(
+                    "event",
+                    f"unknown field(s) {', '.join(sorted(map(str, unknown)))} (ignore_unknown_keys=True accepts them)",
+                )
         return parse_update(
             event.get("orderId"), status=event.get("status"), state=event.get("state"),
             estimated_ready_at=event.get("estimatedReadyAt"), cancel_reason=event.get("cancelReason"),

@@ -7,23 +7,56 @@ from typing import Generic
 
 import attrs
 
+from ...errors import GettError
 from ...models.enums import WireEnum
-from .events import E, E_co, EventSourceError
+from .events import E, E_co, EventKey, EventSourceError
 
 
 class OutcomeKind(WireEnum):
-    """How an event ended."""
+    """How an event ended.
+
+    ``sent``: Gett took it. ``refused``: illegal from where its order is, or malformed; never
+    sent. ``failed``: sent, and Gett did not take it (after retries). ``superseded``: an
+    ETA-only update replaced by a newer one while both waited. ``blocked``: an earlier event
+    of its order failed, so it was not sent (the error names that event). ``aborted``: the
+    stream stopped before it was done (a stop, a 401/403, the connection; the error says
+    which): it is not final, and a run resumed from a checkpoint sends it again.
+    """
 
     SENT = "sent"
     REFUSED = "refused"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    BLOCKED = "blocked"
+    ABORTED = "aborted"
+
+
+class OrderBlockedError(GettError):
+    """An event was not sent because an earlier event of its order failed (``failed_key``)."""
+
+    def __init__(self, order_id: str, failed_key: EventKey) -> None:
+        self.order_id = order_id
+        self.failed_key = failed_key
+        super().__init__(
+            f"not sent: event {failed_key!r} of order {order_id} failed before it "
+            "(resume with retry_failed to send it again, then this one)"
+        )
+
+
+class StreamAbortedError(GettError):
+    """A stream stopped before an event was done: ``cause`` is the 401/403 or connection
+    failure that tripped the circuit breaker, or None for a stop asked by the caller."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
 
 
 @attrs.frozen(slots=True)
 class UpdateOutcome(Generic[E_co]):
     """The end of one event: ``event`` is the object that was passed in, ``index`` its
-    position in the input, ``latency`` the seconds its request took (0 when none was sent)."""
+    position in the input, ``key`` its key (the event's own, else ``index``), ``latency``
+    the seconds its request took (0 when none was sent)."""
 
     event: E_co
     kind: OutcomeKind
@@ -32,11 +65,31 @@ class UpdateOutcome(Generic[E_co]):
     error: BaseException | None = None
     attempts: int = 0
     latency: float = 0.0
+    key: EventKey = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.key is None:  # no key of its own: its position names it
+            object.__setattr__(self, "key", self.index)
 
     @property
     def ok(self) -> bool:
         """True for ``sent`` and ``superseded`` (nothing to fix)."""
         return self.kind in (OutcomeKind.SENT, OutcomeKind.SUPERSEDED)
+
+    @property
+    def final(self) -> bool:
+        """False only for ``aborted``: a resumed run sends it again."""
+        return self.kind is not OutcomeKind.ABORTED
+
+
+@attrs.frozen(slots=True)
+class Watermark:
+    """How many leading input events have final outcomes (recorded in the checkpoint when
+    the stream has one), and the key of the last of them (None while ``count`` is 0).
+    A queue consumer may commit its offsets up to that event."""
+
+    count: int = 0
+    key: EventKey | None = None
 
 
 def _zero_counts() -> dict[str, int]:
@@ -45,13 +98,18 @@ def _zero_counts() -> dict[str, int]:
 
 @attrs.define(slots=True)
 class StreamSummary(Generic[E]):
-    """What `send_all` returns: counts per kind, and the first ``keep`` failed and refused outcomes."""
+    """What `send_all` returns: counts per kind, the first ``keep`` refused outcomes and the
+    first ``keep`` others that are not ok (failed, blocked, aborted)."""
 
     counts: dict[str, int] = attrs.field(factory=_zero_counts)
     failures: list[UpdateOutcome[E]] = attrs.field(factory=list)
     refusals: list[UpdateOutcome[E]] = attrs.field(factory=list)
     keep: int = 1000
     source_error: EventSourceError | None = None
+    #: Why the stream stopped early (a stop, 401/403, the connection), if it did.
+    abort_error: StreamAbortedError | None = None
+    #: Events passed over because the checkpoint already held their final outcome.
+    skipped: int = 0
 
     @property
     def total(self) -> int:
@@ -59,15 +117,25 @@ class StreamSummary(Generic[E]):
 
     @property
     def ok(self) -> bool:
-        """True when nothing was refused or failed and the whole input was read."""
-        return self.counts["failed"] == 0 and self.counts["refused"] == 0 and self.source_error is None
+        """True when every event was sent or superseded (or skipped as done before) and the
+        whole input was read."""
+        return (
+            all(self.counts[kind.value] == 0 for kind in OutcomeKind if kind not in _OK_KINDS)
+            and self.source_error is None
+            and self.abort_error is None
+        )
 
     def add(self, outcome: UpdateOutcome[E]) -> None:
         self.counts[outcome.kind.value] += 1
-        if outcome.kind is OutcomeKind.FAILED and len(self.failures) < self.keep:
+        if outcome.kind in _FAILURE_KINDS and len(self.failures) < self.keep:
             self.failures.append(outcome)
         elif outcome.kind is OutcomeKind.REFUSED and len(self.refusals) < self.keep:
             self.refusals.append(outcome)
+
+
+_OK_KINDS = frozenset({OutcomeKind.SENT, OutcomeKind.SUPERSEDED})
+#: What `StreamSummary.failures` keeps: every kind that is neither ok nor a refusal.
+_FAILURE_KINDS = frozenset({OutcomeKind.FAILED, OutcomeKind.BLOCKED, OutcomeKind.ABORTED})
 
 
 class Outcomes(Generic[E]):
@@ -93,6 +161,10 @@ class Outcomes(Generic[E]):
         self.held += 1
         self.max_held = max(self.max_held, self.held)
         return index
+
+    def skip(self) -> None:
+        """Count one input event that needs no outcome (the checkpoint holds its final one)."""
+        self.admitted += 1
 
     def add(self, outcome: UpdateOutcome[E]) -> None:
         """Record the one outcome of an admitted event, for the consumer to `take`."""

@@ -59,6 +59,25 @@ class Scheduler(Generic[K, T]):
         del self._queues[key]
         return True
 
+    def retry(self, key: K, item: T) -> None:
+        """``key``'s item is back unfinished: it goes first again (the key is no longer out)."""
+        self._out.remove(key)
+        queue = self._queues[key]
+        queue.insert(0, item)
+        self._ready.append(key)
+
+    def drain(self) -> tuple[list[tuple[K, T]], list[K]]:
+        """Take every waiting item; return them and the keys that now have no work (keys
+        with one out keep it out until `done`)."""
+        taken = [(key, item) for key, queue in self._queues.items() for item in queue]
+        idle = [key for key in self._queues if key not in self._out]
+        for key in idle:
+            del self._queues[key]
+        for queue in self._queues.values():
+            queue.clear()
+        self._ready.clear()
+        return taken, idle
+
     def waiting(self, key: K) -> int:
         """How many items of ``key`` wait (not counting one that is out)."""
         return len(self._queues.get(key, ()))
