@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
+from multidict import CIMultiDict
 
+from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError, GettError
 
@@ -47,6 +49,10 @@ class AiohttpTransport:
         self._trace_configs = list(trace_configs or ())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # What aiohttp is given for the sender's long-lived header sets and timeouts, made once
+        # instead of on every request (docs/PERFORMANCE.md).
+        self._prepared: dict[int, tuple[RedactedHeaders, _WireHeaders]] = {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
 
     def _bind(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -117,15 +123,49 @@ class AiohttpTransport:
             self.base_url + request.path,
             data=request.body,
             params=request.query,
-            headers=request.headers,
+            headers=self._headers(request.headers),
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read),
+            timeout=self._timeout(timeout),
         ) as resp:
             status = resp.status
             body, whole = await _read_capped(resp, _body_limit(request, status))
             if not whole:
                 resp.close()  # the rest is unread: the connection cannot be reused
         return ApiResponse(status, resp.headers, body), whole
+
+
+    def _headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """``headers`` as the multidict aiohttp would build of them on every request. Only the
+        sender's `RedactedHeaders` are kept, which nothing changes once made."""
+        if type(headers) is not RedactedHeaders:
+            return headers
+        found = self._prepared.get(id(headers))
+        if found is None or found[0] is not headers:
+            if len(self._prepared) >= _KEPT:  # per-call extra headers come and go
+                self._prepared.clear()
+            found = self._prepared[id(headers)] = (headers, _WireHeaders(headers))
+        return found[1]
+
+    def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        found = self._timeouts.get(timeout)
+        if found is None:
+            if len(self._timeouts) >= _KEPT:
+                self._timeouts.clear()
+            found = self._timeouts[timeout] = aiohttp.ClientTimeout(
+                total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+            )
+        return found
+
+
+#: How many header sets and timeouts a transport keeps prepared.
+_KEPT = 16
+
+
+class _WireHeaders(CIMultiDict[str]):
+    """A prepared header set; like `RedactedHeaders`, its repr never shows the key."""
+
+    def __repr__(self) -> str:
+        return f"<_WireHeaders({RedactedHeaders(self)!r})>"
 
 
 def _limits(timeout: Timeout) -> str:
