@@ -182,10 +182,6 @@ def _body_limit(request: ApiRequest, status: int) -> int:
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
     """(up to ``limit`` bytes of the body, whether that was all of it)."""
-    if resp.status in _NO_BODY:
-        # A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5): aiohttp reads none, so there is
-        # nothing to wait for. Every order update is answered so; see docs/PERFORMANCE.md.
-        return b"", True
     length = resp.content_length
     if length is not None and length <= limit:
         return await resp.read(), True
@@ -196,10 +192,6 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes,
             return bytes(chunks), True
         chunks += chunk
     return bytes(chunks[:limit]), False
-
-
-#: Statuses whose answers have no body by definition.
-_NO_BODY = frozenset((204, 304))
 
 
 def warn_unclosed(owner: object) -> None:
