@@ -127,7 +127,7 @@ class AiohttpTransport:
         per-request timer; aiohttp keeps the connect and read limits."""
         task: asyncio.Task[Any] | None = None
         tick = cancelling = 0
-        if timeout.total is not None:
+        if timeout.total is not None and _SHARED_DEADLINES:
             task = asyncio.current_task()
             if task is not None:
                 if sys.version_info >= (3, 11):
@@ -172,13 +172,14 @@ class AiohttpTransport:
         return found[1]
 
     def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
-        """aiohttp's connect and read limits (the total is `_Deadlines`'s)."""
+        """aiohttp's connect and read limits, and the total where `_Deadlines` cannot keep it."""
         found = self._timeouts.get(timeout)
         if found is None:
             if len(self._timeouts) >= _KEPT:
                 self._timeouts.clear()
             found = self._timeouts[timeout] = aiohttp.ClientTimeout(
-                total=None, sock_connect=timeout.connect, sock_read=timeout.read
+                total=None if _SHARED_DEADLINES else timeout.total, sock_connect=timeout.connect,
+                sock_read=timeout.read,
             )
         return found
 
@@ -187,6 +188,9 @@ class AiohttpTransport:
 _KEPT = 16
 #: Deadlines fall due on tenths of a second of the loop's clock: one timer for each tenth.
 _TICK = 0.1
+#: Python 3.10 cannot tell the deadline's cancel from somebody else's (no ``Task.cancelling``),
+#: so there aiohttp keeps its own timer per request.
+_SHARED_DEADLINES = sys.version_info >= (3, 11)
 
 
 class _WireHeaders(CIMultiDict[str]):
@@ -242,8 +246,7 @@ class _Deadlines:
 
 
 def _uncancel(task: asyncio.Task[Any] | None, cancelling: int) -> bool:
-    """Take back the deadline's cancel of ``task``; True when another cancel is still pending
-    (Python 3.11+ counts them; 3.10 cannot tell, and takes the deadline's as the only one)."""
+    """Take back the deadline's cancel of ``task``; True when another cancel is still pending."""
     if sys.version_info >= (3, 11) and task is not None:
         return task.uncancel() > cancelling
     return False
