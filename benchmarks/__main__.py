@@ -42,6 +42,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sections", default=",".join(SECTIONS), help="subset of throughput,cpu,memory")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, concurrency 1,8, 2k/10k events")
     parser.add_argument("--out", type=Path, help="directory for latest.json and RESULTS.md")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="event loop of the throughput cells (uvloop: pip install 'gett-async[uvloop]')")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.concurrency, args.requests = 1, "1,8", 60
@@ -99,7 +101,8 @@ def main(argv: list[str]) -> None:
     }}
     with target(args) as server:
         pinning = pin(server) if args.pin else "not pinned (--no-pin)"
-        results["machine"] = report.machine(f"{server.kind}: {server.description}", pinning)
+        clients.LOOP = args.loop
+        results["machine"] = report.machine(f"{server.kind}: {server.description}", pinning, args.loop)
         say(f"server: {server.kind} at {server.url}")
         if "throughput" in args.sections:
             results["throughput"] = throughput(args, server.url)

@@ -34,7 +34,7 @@ MAX_CPU_US = 20.0
 MAX_GROWTH_MB = 20.0
 
 
-def machine(server: str, pinning: str = "not pinned") -> dict[str, Any]:
+def machine(server: str, pinning: str = "not pinned", loop: str = "asyncio") -> dict[str, Any]:
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -51,7 +51,7 @@ def machine(server: str, pinning: str = "not pinned") -> dict[str, Any]:
         "aiohttp": version("aiohttp"),
         "httpx": version("httpx"),
         "gett_async": gett_async.__version__,
-        "event_loop": "asyncio default (no uvloop)",
+        "event_loop": f"uvloop {version('uvloop')}" if loop == "uvloop" else "asyncio default (no uvloop)",
         "server": server,
         "pinning": pinning,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -24,6 +24,7 @@ class Server:
     def __init__(self) -> None:
         self.silent = False
         self.arrived = 0
+        self.first = asyncio.Event()
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -31,6 +32,7 @@ class Server:
                 await reader.readuntil(b"\r\n\r\n")
                 await reader.readexactly(len(BODY))
                 self.arrived += 1
+                self.first.set()
                 if self.silent:
                     await reader.read()  # until the client hangs up
                     return
@@ -88,8 +90,7 @@ async def test_somebody_elses_cancel_stays_a_cancel(served: tuple[str, Server]) 
     server.silent = True
     async with GettClient("zpka_test", base_url=url, timeout=0.3, retry=ONE_TRY) as gett:
         call = asyncio.ensure_future(gett.orders.complete(ORDER_ID))
-        while not server.arrived:
-            await asyncio.sleep(0.01)
+        await server.first.wait()
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
