@@ -97,7 +97,7 @@ def markdown(results: dict[str, Any]) -> str:
         for name, figures in cell.items():
             base = "aiohttp_eta" if name.endswith("_eta") else "aiohttp"
             over = ""
-            if base in cell and name != base:
+            if base in cell and name not in (base, "harness"):
                 delta = figures["median"] - cell[base]["median"]
                 over = f"{delta:+,.0f} ({figures['median'] / cell[base]['median']:.3f}x)"
             lines.append(f"| {concurrency} | {name} | {figures['median']:,.0f} "
