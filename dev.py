@@ -5,6 +5,7 @@
     python3 dev.py test     set up .venv if needed, then run the whole test suite
     python3 dev.py lint     ruff check + mypy --strict gett_async
     python3 dev.py bench    the benchmarks (see benchmarks/README.md)
+    python3 dev.py bench --instructions   ... and instructions per update counted by valgrind
 
 The virtualenv is created once and reused; it is reinstalled when pyproject.toml changes.
 Extra arguments go to the tool (e.g. `python3 dev.py test -k stream`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -60,6 +62,11 @@ def main(argv: list[str]) -> None:
     if not argv or argv[0] not in {"demo", "test", "lint", "bench"}:
         raise SystemExit(__doc__)
     job, rest = argv[0], argv[1:]
+    if job == "bench" and "--instructions" in rest and shutil.which("valgrind") is None:
+        raise SystemExit(
+            "dev.py: `bench --instructions` counts instructions with valgrind, which is not installed "
+            "(Debian/Ubuntu: sudo apt-get install valgrind); run `python3 dev.py bench` without it for wall time"
+        )
     ensure_venv()
     if job == "demo":
         run([str(PYTHON), "-m", "gett_async", "demo", *rest])

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import clients, cpu, memory, report
+from . import clients, cpu, instructions, memory, report
 from .server import Server, local_server, pin
 
 HERE = Path(__file__).resolve().parent
@@ -23,9 +23,15 @@ SECTIONS = ("throughput", "cpu", "memory")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--concurrency", default="1,64,256", help="comma-separated (default 1,64,256)")
-    parser.add_argument("--requests", type=int, default=3000, help="POSTs per cell (default 3000)")
+    parser.add_argument("--requests", type=int, default=20_000,
+                        help="POSTs per cell at every concurrency (default 20000; httpx: at most 2000)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per update under valgrind (see benchmarks/instructions.py)")
+    parser.add_argument("--instruction-concurrency", default="1,64",
+                        help="concurrencies of the instruction counts (default 1,64)")
+    parser.add_argument("--instruction-rounds", type=int, default=1, help="rounds of instruction counts (default 1)")
     parser.add_argument("--server", choices=("auto", "nginx", "python"), default="auto",
                         help="local server: nginx if installed (auto), or the Python one")
     parser.add_argument("--url", help="target this server instead of starting one")
@@ -36,17 +42,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sections", default=",".join(SECTIONS), help="subset of throughput,cpu,memory")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, concurrency 1,8, 2k/10k events")
     parser.add_argument("--out", type=Path, help="directory for latest.json and RESULTS.md")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="event loop of the throughput cells (uvloop: pip install 'gett-async[uvloop]')")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.concurrency, args.requests = 1, "1,8", 60
         args.cpu_iterations, args.events = 2_000, "2000,10000"
+        args.instruction_concurrency = "1"
     args.concurrencies = [int(c) for c in args.concurrency.split(",")]
     args.sizes = [int(n) for n in args.events.split(",")]
     args.sections = [s for s in args.sections.split(",") if s]
     unknown = set(args.sections) - set(SECTIONS)
     if unknown or len(args.sizes) != 2:
         parser.error(f"unknown sections {sorted(unknown)}" if unknown else "--events needs two sizes")
-    args.requests_c1 = max(50, args.requests // 3)
+    args.requests_c1 = args.requests
     return args
 
 
@@ -74,7 +83,8 @@ def throughput(args: argparse.Namespace, url: str) -> dict[str, Any]:
             shown = []
             for name in clients.NAMES:
                 gc.collect()
-                cell = report.cell(clients.run_cell(name, url, concurrency, n))
+                # httpx is shown for reference only, and ~30x slower above 16 concurrent requests.
+                cell = report.cell(clients.run_cell(name, url, concurrency, min(n, 2000) if name == "httpx" else n))
                 rounds[concurrency][name].append(cell)
                 shown.append(f"{name} {cell['updates_per_s']:,.0f}/s")
             say(f"round {number}/{args.rounds} concurrency {concurrency}: " + ", ".join(shown))
@@ -87,14 +97,23 @@ def main(argv: list[str]) -> None:
     results: dict[str, Any] = {"config": {
         "rounds": args.rounds, "concurrency": args.concurrencies, "requests": args.requests,
         "requests_c1": args.requests_c1, "cpu_iterations": args.cpu_iterations, "events": args.sizes,
-        "quick": args.quick,
+        "quick": args.quick, "instructions": args.instructions,
     }}
     with target(args) as server:
         pinning = pin(server) if args.pin else "not pinned (--no-pin)"
-        results["machine"] = report.machine(f"{server.kind}: {server.description}", pinning)
+        clients.LOOP = args.loop
+        results["machine"] = report.machine(f"{server.kind}: {server.description}", pinning, args.loop)
         say(f"server: {server.kind} at {server.url}")
         if "throughput" in args.sections:
             results["throughput"] = throughput(args, server.url)
+        if args.instructions:
+            if instructions.valgrind() is None:
+                raise SystemExit(instructions.MISSING)
+            say("instructions: counting under valgrind (a few minutes per contender) ...")
+            small, large = (50, 150) if args.quick else (300, 1500)
+            results["instructions"] = instructions.run(
+                server.url, [int(c) for c in args.instruction_concurrency.split(",")], small, large,
+                args.instruction_rounds, say=say)
     if "cpu" in args.sections:
         say("cpu: timing request build, tracker cycle, parse_event ...")
         results["cpu"] = cpu.run(args.cpu_iterations, 1 if args.quick else 5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -151,6 +152,13 @@ RUNNERS: dict[str, Callable[[str, int, int], Coroutine[Any, Any, Run]]] = {
 }
 
 
+#: The event loop every cell runs on: "asyncio" (the default loop) or "uvloop" (``--loop uvloop``).
+LOOP = "asyncio"
+
+
 def run_cell(name: str, url: str, concurrency: int, n: int) -> Run:
     """One contender at one concurrency, in a fresh event loop."""
-    return asyncio.run(RUNNERS[name](url, concurrency, n))
+    run: Callable[[Coroutine[Any, Any, Run]], Run] = asyncio.run
+    if LOOP == "uvloop":
+        run = importlib.import_module("uvloop").run
+    return run(RUNNERS[name](url, concurrency, n))

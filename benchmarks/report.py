@@ -13,6 +13,7 @@ from typing import Any
 
 import gett_async
 
+from . import instructions
 from .clients import NAMES, Run
 
 #: Contender -> its ratio's label; the baseline is the label's right-hand side.
@@ -23,11 +24,17 @@ RATIOS = {
 BASELINES = ("aiohttp", "aiohttp_eta")
 TARGET_CONCURRENCIES = (64, 256)
 MIN_RATIO = {"update_status": 0.90, "stream": 0.85, "update_status_eta": 0.90}
+#: Issue 15: update_status with an ETA at least this fast as hand-written aiohttp, per concurrency.
+ETA_MIN_RATIO = {1: 1.00, 64: 1.05, 256: 1.05}
+#: Issue 15: what the SDK may add to a raw aiohttp update with an ETA, in CPU µs, by instruction counts.
+MAX_SDK_US_OVER_RAW = 6.0
+#: Instructions per µs when the run has no throughput figures to calibrate with (issue 15's machine).
+DEFAULT_INSTRUCTIONS_PER_US = 4300.0
 MAX_CPU_US = 20.0
 MAX_GROWTH_MB = 20.0
 
 
-def machine(server: str, pinning: str = "not pinned") -> dict[str, Any]:
+def machine(server: str, pinning: str = "not pinned", loop: str = "asyncio") -> dict[str, Any]:
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -44,7 +51,7 @@ def machine(server: str, pinning: str = "not pinned") -> dict[str, Any]:
         "aiohttp": version("aiohttp"),
         "httpx": version("httpx"),
         "gett_async": gett_async.__version__,
-        "event_loop": "asyncio default (no uvloop)",
+        "event_loop": f"uvloop {version('uvloop')}" if loop == "uvloop" else "asyncio default (no uvloop)",
         "server": server,
         "pinning": pinning,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -77,6 +84,9 @@ def summarise(rounds: dict[int, dict[str, list[dict[str, float]]]]) -> dict[str,
         entry["ratios"] = {
             label: _median_ratio(by_name[name], by_name[label.split("/")[1]]) for name, label in RATIOS.items()
         }
+        entry["ratio_ranges"] = {
+            label: _ratio_range(by_name[name], by_name[label.split("/")[1]]) for name, label in RATIOS.items()
+        }
         entry["cpu_ratios"] = {
             label: _median_ratio(by_name[name], by_name[label.split("/")[1]], "cpu") for name, label in RATIOS.items()
         }
@@ -93,6 +103,22 @@ def _median_ratio(cells: list[dict[str, float]], base: list[dict[str, float]], k
     return statistics.median(x / y for x, y in pairs)
 
 
+def _ratio_range(cells: list[dict[str, float]], base: list[dict[str, float]]) -> list[float]:
+    """The lowest and highest per-round ratio of updates/s: the spread the median hides."""
+    ratios = [c["updates_per_s"] / b["updates_per_s"] for c, b in zip(cells, base, strict=True)]
+    return [min(ratios), max(ratios)]
+
+
+def instructions_per_us(results: dict[str, Any]) -> tuple[float, str]:
+    """Instructions per CPU µs on this machine: aiohttp_eta's instructions per update over its CPU µs
+    per update at concurrency 64 when both were measured, else issue 15's figure."""
+    counted = results.get("instructions", {}).get("cells", {}).get("64", {}).get("aiohttp_eta")
+    timed = results.get("throughput", {}).get("64", {}).get("aiohttp_eta")
+    if counted and timed:
+        return counted["median"] / timed["cpu_us_per_update"], "measured (aiohttp_eta at concurrency 64)"
+    return DEFAULT_INSTRUCTIONS_PER_US, "assumed (issue 15's machine)"
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     throughput = results.get("throughput", {})
@@ -102,6 +128,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             value = entry["ratios"][RATIOS[name]] if entry else None
             rows.append(_row(f"{RATIOS[name]} at concurrency {concurrency}", f">= {minimum:.2f}x", value,
                              None if value is None else value >= minimum, "{:.3f}x"))
+    for concurrency, minimum in ETA_MIN_RATIO.items():
+        entry = throughput.get(str(concurrency))
+        value = entry["ratios"][RATIOS["update_status_eta"]] if entry else None
+        rows.append(_row(f"update_status_eta/aiohttp_eta at concurrency {concurrency} (issue 15)", f">= {minimum:.2f}x",
+                         value, None if value is None else value >= minimum, "{:.3f}x"))
+    counted = results.get("instructions", {}).get("cells", {}).get("64", {})
+    over = None
+    if "update_status_eta" in counted and "aiohttp_eta" in counted:
+        extra = counted["update_status_eta"]["median"] - counted["aiohttp_eta"]["median"]
+        over = extra / instructions_per_us(results)[0]
+    rows.append(_row("SDK CPU over raw aiohttp, ETA path, concurrency 64 (instruction counts)",
+                     f"<= {MAX_SDK_US_OVER_RAW:.0f} µs", over,
+                     None if over is None else over <= MAX_SDK_US_OVER_RAW, "{:.1f} µs"))
     cpu = results.get("cpu", {}).get("us", {}).get("sum")
     rows.append(_row("SDK CPU cost per update", f"<= {MAX_CPU_US:.0f} µs", cpu,
                      None if cpu is None else cpu <= MAX_CPU_US, "{:.1f} µs"))
@@ -141,15 +180,22 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {t['name']} | {t['target']} | {t['shown']} | {t['result']} |" for t in results["targets"]]
     if "throughput" in results:
         lines += ["", "## Throughput (medians over rounds; ratios are medians of per-round ratios)", "",
-                  "| Concurrency | Client | updates/s | p50 ms | p99 ms | vs baseline | CPU µs/update"
-                  " | CPU vs baseline |", "|---|---|---|---|---|---|---|---|"]
+                  "| Concurrency | Client | updates/s | p50 ms | p99 ms | vs baseline | per-round min to max"
+                  " | CPU µs/update | CPU vs baseline |", "|---|---|---|---|---|---|---|---|---|"]
         for concurrency, entry in results["throughput"].items():
             for name in NAMES:
                 c = entry[name]
                 ratio = "1.00x" if name in BASELINES else f"{entry['ratios'][RATIOS[name]]:.3f}x"
+                low, high = (1.0, 1.0) if name in BASELINES else entry["ratio_ranges"][RATIOS[name]]
                 cpu_ratio = "1.00x" if name in BASELINES else f"{entry['cpu_ratios'][RATIOS[name]]:.3f}x"
                 lines.append(f"| {concurrency} | {name} | {c['updates_per_s']:,.0f} | {c['p50_ms']:.2f} |"
-                             f" {c['p99_ms']:.2f} | {ratio} | {c['cpu_us_per_update']:.1f} | {cpu_ratio} |")
+                             f" {c['p99_ms']:.2f} | {ratio} | {low:.3f}x to {high:.3f}x |"
+                             f" {c['cpu_us_per_update']:.1f} | {cpu_ratio} |")
+    if "instructions" in results:
+        rate, how = instructions_per_us(results)
+        lines += ["", "## Instructions per update (valgrind; the noise-free figure)", "",
+                  instructions.markdown(results["instructions"]), "",
+                  f"Instructions per CPU µs: {rate:,.0f}, {how}."]
     if "cpu" in results:
         us = results["cpu"]["us"]
         lines += ["", f"## SDK CPU cost per update (µs, no I/O, median of {results['cpu']['repeat']} runs"

@@ -274,7 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.source = stdin if args.file == "-" else files.enter_context(open(args.file, "rb"))
                 args.store = files.enter_context(_open_state(args)) if args.state else None
                 args.sink = files.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else None
-            return asyncio.run(_dispatch(args))
+            run = asyncio.run
+            if args.command in ("replay", "demo"):
+                # The [uvloop] extra, when installed: this process's own bulk commands, not a library user's loop.
+                import importlib
+
+                with contextlib.suppress(ImportError):
+                    run = importlib.import_module("uvloop").run
+            return run(_dispatch(args))
     except KeyboardInterrupt:
         print("gett-async: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -86,6 +86,11 @@ class ApiRequest:
         """True for writes (POST, PUT, DELETE): they spend the organisation's write budget."""
         return self.method not in ("GET", "HEAD")
 
+    def with_headers(self, headers: Mapping[str, str]) -> ApiRequest:
+        """This request with ``headers``: what ``attrs.evolve(self, headers=headers)`` gives,
+        without its per-call look at the fields (the sender does this for every request)."""
+        return ApiRequest(self.method, self.path, self.query, self.body, self.template, headers, self.reads_body)
+
 
 @attrs.frozen(slots=True)
 class ApiResponse:

@@ -144,7 +144,7 @@ class Sender:
         headers = self._read_headers if request.body is None else self._write_headers
         if extra_headers:
             headers = RedactedHeaders(headers, **extra_headers)
-        request = attrs.evolve(request, headers=headers)
+        request = request.with_headers(headers)
         with self._telemetry.call(operation or f"{request.method} {request.template}") as call:
             for attempt in itertools.count(1):
                 answer, waited, duration = await self._attempt(request, limit, priority, attempt, call)

@@ -7,11 +7,16 @@ the attempt's timeout, and bounded reads. It knows nothing of keys, retries or t
 from __future__ import annotations
 
 import asyncio
+import math
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
+from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError, GettError
 
@@ -47,11 +52,16 @@ class AiohttpTransport:
         self._trace_configs = list(trace_configs or ())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        # What aiohttp is given for the sender's long-lived header sets and timeouts, made once
+        # instead of on every request (docs/PERFORMANCE.md).
+        self._prepared: dict[int, tuple[RedactedHeaders, _WireHeaders]] = {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._deadlines = _Deadlines()
 
     def _bind(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._loop is None:
-            self._loop = loop
+            self._loop = self._deadlines.loop = loop
         elif loop is not self._loop:
             raise GettError(
                 "this GettClient belongs to another event loop; create one client per loop "
@@ -111,21 +121,135 @@ class AiohttpTransport:
         self, session: aiohttp.ClientSession, request: ApiRequest, timeout: Timeout
     ) -> tuple[ApiResponse, bool]:
         """The answer, and whether its body was read whole. Its own frame, gone by the time
-        anything is raised: ``resp`` (whose repr shows the raw headers) is not kept."""
-        async with session.request(
-            request.method,
-            self.base_url + request.path,
-            data=request.body,
-            params=request.query,
-            headers=request.headers,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read),
-        ) as resp:
-            status = resp.status
-            body, whole = await _read_capped(resp, _body_limit(request, status))
-            if not whole:
-                resp.close()  # the rest is unread: the connection cannot be reused
+        anything is raised: ``resp`` (whose repr shows the raw headers) is not kept.
+
+        The total timeout is this transport's shared deadline (`_Deadlines`), not aiohttp's
+        per-request timer; aiohttp keeps the connect and read limits."""
+        task: asyncio.Task[Any] | None = None
+        tick = cancelling = 0
+        if timeout.total is not None and _SHARED_DEADLINES:
+            task = asyncio.current_task()
+            if task is not None:
+                if sys.version_info >= (3, 11):
+                    cancelling = task.cancelling()
+                tick = self._deadlines.arm(task, timeout.total)
+        try:
+            async with session.request(
+                request.method,
+                self.base_url + request.path,
+                data=request.body,
+                params=request.query,
+                headers=self._headers(request.headers),
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
+            ) as resp:
+                status = resp.status
+                body, whole = await _read_capped(resp, _body_limit(request, status))
+                if not whole:
+                    resp.close()  # the rest is unread: the connection cannot be reused
+        except asyncio.CancelledError:
+            if task is not None and self._deadlines.disarm(tick, task):
+                expired, task = task, None  # disarmed: nothing left for the finally
+                if _uncancel(expired, cancelling):
+                    raise  # somebody else cancelled it too: their cancel wins
+                raise asyncio.TimeoutError from None
+            raise
+        finally:
+            if task is not None and self._deadlines.disarm(tick, task):
+                _uncancel(task, cancelling)  # it expired as the answer came: the answer stands
         return ApiResponse(status, resp.headers, body), whole
+
+    def _headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """``headers`` as the multidict aiohttp would build of them on every request. Only the
+        sender's `RedactedHeaders` are kept, which nothing changes once made."""
+        if type(headers) is not RedactedHeaders:
+            return headers
+        found = self._prepared.get(id(headers))
+        if found is None or found[0] is not headers:
+            if len(self._prepared) >= _KEPT:  # per-call extra headers come and go
+                self._prepared.clear()
+            found = self._prepared[id(headers)] = (headers, _WireHeaders(headers))
+        return found[1]
+
+    def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        """aiohttp's connect and read limits, and the total where `_Deadlines` cannot keep it."""
+        found = self._timeouts.get(timeout)
+        if found is None:
+            if len(self._timeouts) >= _KEPT:
+                self._timeouts.clear()
+            found = self._timeouts[timeout] = aiohttp.ClientTimeout(
+                total=None if _SHARED_DEADLINES else timeout.total, sock_connect=timeout.connect,
+                sock_read=timeout.read,
+            )
+        return found
+
+
+#: How many header sets and timeouts a transport keeps prepared.
+_KEPT = 16
+#: Deadlines fall due on tenths of a second of the loop's clock: one timer for each tenth.
+_TICK = 0.1
+#: Python 3.10 cannot tell the deadline's cancel from somebody else's (no ``Task.cancelling``),
+#: so there aiohttp keeps its own timer per request.
+_SHARED_DEADLINES = sys.version_info >= (3, 11)
+
+
+class _WireHeaders(CIMultiDict[str]):
+    """A prepared header set; like `RedactedHeaders`, its repr never shows the key."""
+
+    def __repr__(self) -> str:
+        return f"<_WireHeaders({RedactedHeaders(self)!r})>"
+
+
+class _Deadlines:
+    """The total timeouts of one transport's attempts, with one loop timer per tick of due time.
+
+    aiohttp's ``ClientTimeout(total=...)`` arms and cancels a timer for every request; here
+    the attempts due in the same tenth of a second share one, which cancels those still running
+    when it fires (each then raises TimeoutError, see `AiohttpTransport._exchange`). A deadline
+    is thus up to one tick late, as aiohttp's own are (it rounds totals above 5 s up to a second).
+    """
+
+    __slots__ = ("_due", "_expired", "loop")
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._due: dict[int, set[asyncio.Task[Any]]] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+
+    def arm(self, task: asyncio.Task[Any], seconds: float) -> int:
+        """Cancel ``task`` once ``seconds`` have passed, unless disarmed; returns the tick."""
+        loop = self.loop
+        assert loop is not None  # AiohttpTransport._bind sets it before any request
+        tick = math.ceil((loop.time() + seconds) / _TICK)
+        due = self._due.get(tick)
+        if due is None:
+            due = self._due[tick] = set()
+            loop.call_at(tick * _TICK, self._expire, tick)
+        due.add(task)
+        return tick
+
+    def disarm(self, tick: int, task: asyncio.Task[Any]) -> bool:
+        """Forget ``task``'s deadline; True when it had expired (and so cancelled ``task``)."""
+        due = self._due.get(tick)
+        if due is not None:
+            due.discard(task)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def _expire(self, tick: int) -> None:
+        for task in self._due.pop(tick, ()):
+            if not task.done():
+                self._expired.add(task)
+                task.cancel()
+
+
+def _uncancel(task: asyncio.Task[Any] | None, cancelling: int) -> bool:
+    """Take back the deadline's cancel of ``task``; True when another cancel is still pending."""
+    if sys.version_info >= (3, 11) and task is not None:
+        return task.uncancel() > cancelling
+    return False
 
 
 def _limits(timeout: Timeout) -> str:

@@ -1,0 +1,50 @@
+"""The [uvloop] extra: the CLI's bulk commands run on uvloop when it is installed, other
+commands (and every library call) on the loop asyncio gives; without it nothing changes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import types
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from gett_async.cli import main
+
+
+def fake_uvloop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    ran: list[str] = []
+
+    def run(coro: Coroutine[Any, Any, int]) -> int:
+        ran.append("uvloop")
+        return asyncio.run(coro)
+
+    module = types.ModuleType("uvloop")
+    module.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "uvloop", module)
+    return ran
+
+
+def test_demo_runs_on_uvloop_when_installed(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ran = fake_uvloop(monkeypatch)
+    assert main(["demo", "--orders", "5", "--no-progress"]) == 0
+    assert ran == ["uvloop"]
+    assert "FAILED" not in capsys.readouterr().out
+
+
+def test_other_commands_keep_asyncios_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran = fake_uvloop(monkeypatch)
+    with pytest.raises(SystemExit):
+        main(["send", "--help"])  # parsed before any loop; a refused send would not reach one either
+    assert main(["send", "not-a-uuid", "--status", "confirmed"]) != 0
+    assert ran == []
+
+
+def test_without_uvloop_the_demo_runs_as_before(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    assert main(["demo", "--orders", "5", "--no-progress"]) == 0
+    assert "FAILED" not in capsys.readouterr().out
