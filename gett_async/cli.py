@@ -412,6 +412,15 @@ async def _replay(args: argparse.Namespace) -> int:
     return code
 
 
+def _queued_writes(stream: OrderStream[Any]) -> str:
+    """The replay progress line's note: the writes queued and how long they take at Gett's
+    production limit (100 a minute; the stream cannot know a budget shared with others)."""
+    pending = stream.pending_writes
+    if not pending:
+        return ""
+    return f"queued={pending} (~{_console.duration(stream.estimated_drain_seconds())} at 100 writes/min)"
+
+
 async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> int:
     client = _client(args)
     out: IO[str] | None = args.sink
@@ -462,7 +471,7 @@ async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> i
                     async for outcome in stream:
                         code = max(code, _outcome_code(outcome))
                         counts[outcome.kind.value] += 1
-                        bar.advance(outcome.kind.value)
+                        bar.advance(outcome.kind.value, _queued_writes(stream))
                         note(_outcome_record(outcome))
                         flush_malformed()
                 except EventSourceError as exc:

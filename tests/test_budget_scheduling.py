@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gett_async import GettValidationError, IllegalTransitionError, lifecycle
+from gett_async._console import duration
 from gett_async.checkpoints import FileCheckpoint
 from gett_async.orders.stream import (
     Job,
@@ -168,15 +169,28 @@ def test_strict_and_an_open_gate_keep_every_status_in_input_order() -> None:
         assert engine.outcomes.counts[SUPERSEDED.value] == 0
 
 
-def test_a_collapsed_status_carries_the_last_eta_of_the_ones_it_replaced() -> None:
+def test_a_collapsed_run_leaves_the_eta_sending_each_event_leaves() -> None:
     engine = make()
     a, b = ORDERS[:2]
     later = ETA + timedelta(minutes=9)
-    for event in (status(a, "confirmed", ETA), status(a, "preparing", later), status(a, "ready"),
+    for event in (status(a, "confirmed", ETA), eta_only(a, 9), status(a, "ready"), close(a, "completed"),
                   status(b, "confirmed"), status(b, "preparing")):
         engine.accept(event)
     job = engine.next_job()
-    assert job is not None and job.update.target == "ready" and job.update.estimated_ready_at == later
+    # ready sets the ETA to its own (none), as sending all three would; the close is not
+    # chosen: an ETA came before it, and a close cannot say it
+    assert job is not None and job.update.target == "ready" and job.update.estimated_ready_at is None
+    assert later != ETA
+
+
+def test_an_order_without_an_eta_collapses_into_its_close() -> None:
+    engine = make()
+    a, b = ORDERS[:2]
+    for event in (status(a, "confirmed"), status(a, "ready"), close(a, "cancelled"), status(b, "confirmed"),
+                  status(b, "preparing")):
+        engine.accept(event)
+    job = engine.next_job()
+    assert job is not None and job.update.target == "cancelled" and job.index == 2
 
 
 def test_pending_writes_and_their_eta_at_a_rate() -> None:
@@ -214,7 +228,7 @@ class Gett:
             self.illegal.append((job.order_id, position, target))
             return
         self.positions[job.order_id] = target
-        if job.update.estimated_ready_at is not None:
+        if not lifecycle.is_closed(target):  # a status or an ETA-only update sets the ETA (none clears it), as Gett
             self.etas[job.order_id] = job.update.estimated_ready_at
 
 
@@ -275,7 +289,7 @@ def test_collapsing_never_sends_an_illegal_move_never_reorders_and_ends_where_fi
 
     assert gett.illegal == []  # every write the budget-aware stream sent was a legal move
     assert gett.positions == fifo_gett.positions  # each order ends where FIFO leaves it
-    assert gett.etas == fifo_gett.etas  # with the same ETA
+    assert {o: e for o, e in gett.etas.items() if e} == {o: e for o, e in fifo_gett.etas.items() if e}  # same ETA
     for order in ORDERS:  # one order's writes go out in input order
         indexes = [job.index for job in sent if job.order_id == order]
         assert indexes == sorted(indexes)
@@ -372,3 +386,7 @@ async def test_the_stream_says_how_long_its_queued_writes_take() -> None:
         assert 0 < pending <= 49
         assert stream.estimated_drain_seconds(writes_per_minute=30) == pending * 2.0
         assert stream.estimated_drain_seconds() == pytest.approx(pending * 0.6)  # Gett's 100 writes a minute
+
+
+def test_the_replay_progress_says_queued_writes_in_human_units() -> None:
+    assert [duration(s) for s in (0, 45, 89.4, 720, 5400, 12600)] == ["0 s", "45 s", "89 s", "12 min", "1.5 h", "3.5 h"]

@@ -128,12 +128,6 @@ def _rank(job: Job[E]) -> int:
     return CLOSING if lifecycle.is_closed(target) else PROGRESS
 
 
-def _progress(job: Job[E]) -> str | None:
-    """The open status ``job`` moves its order to, or None (an ETA-only or closing update)."""
-    target = job.update.target
-    return None if target is None or lifecycle.is_closed(target) else target
-
-
 def _text(error: BaseException | None) -> str | None:
     return None if error is None else " ".join(str(error).split()) or type(error).__name__
 
@@ -154,10 +148,10 @@ class StreamEngine(Generic[E]):
     """
 
     __slots__ = (
-        "_final_above", "_gated", "_held_back", "_ignore_unknown", "_key_field", "_mark", "_mark_key", "_orders_moved",
-        "_prior", "_queues", "_unrecorded", "_writing", "abort_error", "book", "breaker", "buffer", "checkpointing",
-        "concurrency", "gate_waits", "in_flight", "input_ended", "outcomes", "pause_rounds", "paused", "retry_failed",
-        "skipped", "source_error",
+        "_congested", "_final_above", "_gated", "_held_back", "_ignore_unknown", "_key_field", "_mark", "_mark_key",
+        "_orders_moved", "_prior", "_queues", "_unrecorded", "_writing", "abort_error", "book", "breaker", "buffer",
+        "checkpointing", "concurrency", "gate_waits", "in_flight", "input_ended", "outcomes", "pause_rounds", "paused",
+        "retry_failed", "skipped", "source_error",
     )
 
     def __init__(
@@ -177,6 +171,7 @@ class StreamEngine(Generic[E]):
         self.book = book
         self.concurrency = concurrency
         self.gate_waits = gate_waits
+        self._congested = False
         self.buffer = buffer
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.checkpointing = checkpointing
@@ -246,16 +241,26 @@ class StreamEngine(Generic[E]):
 
     @property
     def congested(self) -> bool:
-        """True when more orders have an event ready to send than ``concurrency`` requests
-        can carry at once, and ``gate_waits`` (writes wait for the budget). Both: a backlog
-        alone may be a slow network, which collapsing would not speed up, and a gate that
-        waits with no backlog leaves nothing to choose between."""
-        return self._queues.ready > self.concurrency and self.gate_waits()
+        """True from when ``gate_waits`` (a write would wait for the budget) while more orders
+        have an event ready than ``concurrency`` requests carry at once, until that backlog is
+        gone. Both start it: a backlog alone may be a slow network, which collapsing would not
+        speed up, and a wait with no backlog leaves nothing to choose between. The backlog
+        alone keeps it: a gate that just let a request through says "no wait" for an instant
+        while the budget still paces every write."""
+        return self._congested
+
+    def _look(self) -> bool:
+        """Update and return `congested`, before each pop (the backlog it sees includes the order popped)."""
+        if self._queues.ready <= self.concurrency:
+            self._congested = False
+        elif not self._congested:
+            self._congested = self.gate_waits()
+        return self._congested
 
     @property
     def budget_aware(self) -> bool:
-        """True when `next_job` ranks and collapses now: congested, and the book not strict."""
-        return not self.book.strict and self.congested
+        """True while `next_job` ranks and collapses: congested, and the book not strict."""
+        return not self.book.strict and self._congested
 
     @property
     def pending_writes(self) -> int:
@@ -338,7 +343,7 @@ class StreamEngine(Generic[E]):
         if self.paused or self.abort_error is not None:
             return None
         while True:
-            aware = self.budget_aware  # before the pop: the backlog it sees includes this order
+            aware = self._look() and not self.book.strict
             popped = self._queues.pop(ranked=aware)
             if popped is None:
                 break
@@ -365,36 +370,47 @@ class StreamEngine(Generic[E]):
         return None
 
     def _collapse(self, job: Job[E]) -> Job[E]:
-        """The last of the run of progress events starting at ``job`` (its order's first,
-        now out) in which each is a legal move from where the one before would leave the
-        order; the ones before it end ``superseded``. ``job`` itself when the run is one
-        long. The rule of what is legal is `lifecycle.check`'s, from the tracker's position
-        and strictness (a strict tracker allows no skip, so nothing collapses)."""
+        """The latest of the events waiting from ``job`` on (its order's first, now out) that
+        is a legal move from where the order is now, when each event up to it is legal in
+        turn from where the one before would leave the order; the ones before it end
+        ``superseded``. ``job`` itself when there is none. What is legal is `lifecycle.check`'s
+        rule, from the tracker's position, ETA and strictness (a strict tracker allows no
+        skip). An open status sets the order's ETA to its own (none clears it, as at Gett),
+        so the ETA-only updates before it change nothing it leaves; a close keeps the ETA
+        there is, so one is chosen only while the order has none and no event up to it
+        carries one: either way the order ends with the ETA sending every event leaves."""
         tracker = self.book.tracker(job.order_id)
-        position = tracker.position
-        run = 0
-        for candidate in (job, *self._queues.following(job.order_id)):
-            target = _progress(candidate)
-            if target is None:
-                break
+        start, start_eta, strict = tracker.position, tracker.estimated_ready_at, tracker.strict
+        position, eta = start, start_eta  # as the tracker would see them in turn (what it checks against)
+        chosen, eta_given = 0, start_eta is not None
+        for i, candidate in enumerate((job, *self._queues.following(job.order_id))):
+            target, new_eta = candidate.update.target, candidate.update.estimated_ready_at
+            to = position if target is None else target
             try:
-                lifecycle.check(position, target, strict=tracker.strict)
+                lifecycle.check(position, to, strict=strict, eta_changed=new_eta is not None and new_eta != eta)
             except GettValidationError:  # illegal from there: FIFO would refuse it in its turn
                 break
-            position, run = target, run + 1
-        if run <= 1:
+            position, eta = to, eta if new_eta is None else new_eta
+            eta_given = eta_given or new_eta is not None
+            if target is None or i == 0:
+                continue  # an ETA-only update is passed over, never chosen
+            closing = lifecycle.is_closed(target)
+            if closing and eta_given:
+                break
+            try:
+                lifecycle.check(start, target, strict=strict, eta_changed=eta != start_eta)
+            except GettValidationError:  # not one move from where the order is: not in its place
+                continue
+            chosen = i
+            if closing:
+                break
+        if chosen == 0:
             return job
-        passed = [job, *self._queues.take_following(job.order_id, run - 1)]
-        chosen = passed.pop()
+        passed = [job, *self._queues.take_following(job.order_id, chosen)]
+        picked = passed.pop()
         for earlier in passed:
-            self._supersede(earlier, chosen.key)
-        if chosen.update.estimated_ready_at is None:
-            # A status without an ETA keeps the order's ETA: carry the run's last one, so the
-            # order ends with the ETA sending each event would have left.
-            eta = next((j.update.estimated_ready_at for j in reversed(passed) if j.update.estimated_ready_at), None)
-            if eta is not None:
-                chosen = attrs.evolve(chosen, update=attrs.evolve(chosen.update, estimated_ready_at=eta))
-        return chosen
+            self._supersede(earlier, picked.key)
+        return picked
 
     def _supersede(self, job: Job[E], by: EventKey) -> None:
         self._emit(UpdateOutcome(job.event, SUPERSEDED, job.index, job.order_id, key=job.key, superseded_by=by))
