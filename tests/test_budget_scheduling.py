@@ -13,14 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import API_KEY
 from helpers_stream import oid
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_batches_engine import MOVES, MemoryStore, drive, lifecycle_events
+from test_batches_engine import Gett as CheckedGett
 
-from gett_async import GettValidationError, IllegalTransitionError, lifecycle
+from gett_async import (
+    ApiResponse,
+    GettClient,
+    GettValidationError,
+    HeaderRateLimitGate,
+    IllegalTransitionError,
+    ServerError,
+    lifecycle,
+)
 from gett_async._console import duration
 from gett_async.checkpoints import FileCheckpoint
 from gett_async.orders.stream import (
+    Batch,
     Job,
     OrderBook,
     OrderStream,
@@ -30,6 +42,7 @@ from gett_async.orders.stream import (
     UpdateOutcome,
 )
 from gett_async.resources import Receipt
+from gett_async.testing import MockTransport
 
 SENT, SUPERSEDED, REFUSED = OutcomeKind.SENT, OutcomeKind.SUPERSEDED, OutcomeKind.REFUSED
 ETA = datetime(2026, 1, 15, 13, 30, tzinfo=timezone.utc)
@@ -390,3 +403,92 @@ async def test_the_stream_says_how_long_its_queued_writes_take() -> None:
 
 def test_the_replay_progress_says_queued_writes_in_human_units() -> None:
     assert [duration(s) for s in (0, 45, 89.4, 720, 5400, 12600)] == ["0 s", "45 s", "89 s", "12 min", "1.5 h", "3.5 h"]
+
+
+# -- with a checkpoint: killed anywhere, resumed -------------------------------------------------
+
+
+def congested(store: MemoryStore, *, fifo: bool = False) -> StreamEngine[Any]:
+    """A checkpointed engine that is congested as soon as two orders are ready (or, ``fifo``, never)."""
+    return StreamEngine(OrderBook(NoSender(), lookup=store.order), buffer=8, prior=store.outcome, checkpointing=True,
+                        concurrency=1, gate_waits=lambda: not fifo)
+
+
+def to_the_end_of(core: StreamEngine[Any], store: MemoryStore, gett: CheckedGett, events: list[dict[str, Any]]) -> None:
+    flying: list[Job[Any]] = []
+    writing: list[Batch] = []
+    while not core.finished:  # read up to the buffer before each send: a backlog to rank and collapse
+        drive(core, store, gett, events, [("read", 0)] * 8 + [(move, 0) for move in MOVES], flying, writing)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=lifecycle_events(),
+    moves=st.lists(st.tuples(st.sampled_from(MOVES), st.integers(0, 5)), max_size=150),
+    applied=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_a_budget_aware_run_killed_anywhere_and_resumed_ends_where_fifo_ends(
+    events: list[dict[str, Any]], moves: list[tuple[str, int]], applied: list[bool]
+) -> None:
+    reference_store, reference = MemoryStore(), CheckedGett()
+    to_the_end_of(congested(reference_store, fifo=True), reference_store, reference, events)
+
+    store, gett = MemoryStore(), CheckedGett()
+    flying: list[Job[Any]] = []
+    writing: list[Batch] = []
+    drive(congested(store), store, gett, events, moves, flying, writing)
+    for job, reached in zip(flying, applied, strict=False):  # the kill: in flight, applied or not
+        if reached:
+            gett.apply(job)
+    unrecorded_writes = gett.applied - sum(1 for r in store.outcomes.values() if r.kind == "sent")
+    repeats_before = gett.repeats
+    to_the_end_of(congested(store), store, gett, events)
+
+    assert gett.illegal == []
+    assert gett.orders == reference.orders  # position and ETA, as FIFO leaves them
+    assert sorted(store.outcomes, key=int) == list(range(len(events)))  # one final outcome each, superseded too
+    differ = {k for k, r in store.outcomes.items() if r.kind != reference_store.outcomes[k].kind}
+    assert all({store.outcomes[k].kind, reference_store.outcomes[k].kind} == {"sent", "superseded"} for k in differ)
+    assert gett.repeats - repeats_before <= unrecorded_writes
+
+
+def test_when_the_event_sent_in_their_place_fails_the_superseded_stay_and_later_ones_are_blocked() -> None:
+    engine = make()
+    a, b = ORDERS[:2]
+    for event in (status(a, "confirmed"), status(a, "ready"), status(b, "confirmed"), status(b, "preparing"),
+                  status(a, "inTransit")):
+        engine.accept(event)
+    job = engine.next_job()
+    assert job is not None and job.index == 4  # confirmed, ready, inTransit: inTransit
+    engine.finish(job, error=ServerError("503 down", status=503))
+    while (other := engine.next_job()) is not None:
+        engine.finish(other)
+    kinds = {o.index: o.kind for o in taken(engine)}
+    assert [kinds[i] for i in (0, 1, 4)] == [SUPERSEDED, SUPERSEDED, OutcomeKind.FAILED]
+    assert engine.watermark.count == 5
+
+
+def test_a_stop_after_a_collapse_aborts_only_what_was_not_done() -> None:
+    engine = make()
+    a, b = ORDERS[:2]
+    for event in (status(a, "confirmed"), status(a, "ready"), status(b, "confirmed"), status(b, "preparing"),
+                  eta_only(a, 3)):
+        engine.accept(event)
+    job = engine.next_job()
+    assert job is not None and job.index == 1
+    engine.stop()
+    engine.finish(job)
+    kinds = {o.index: o.kind for o in taken(engine)}
+    assert kinds == {0: SUPERSEDED, 1: SENT, 2: OutcomeKind.ABORTED, 3: OutcomeKind.ABORTED, 4: OutcomeKind.ABORTED}
+
+
+async def test_the_client_says_when_writes_wait_at_its_gate() -> None:
+    now = [1000.0]
+    gate = HeaderRateLimitGate(writes_per_minute=1, clock=lambda: now[0])
+    transport = MockTransport(lambda request: ApiResponse(204, {}, b""))  # never called: nothing is sent
+    async with GettClient(API_KEY, transport=transport, gate=gate) as gett:
+        assert gett.orders.writes_wait() is False
+        await gate.acquire("write")
+        assert gett.orders.writes_wait() is True
+        now[0] += 61
+        assert gett.orders.writes_wait() is False
