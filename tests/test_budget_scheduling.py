@@ -7,9 +7,11 @@ order ends where plain FIFO leaves it."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -491,4 +493,33 @@ async def test_the_client_says_when_writes_wait_at_its_gate() -> None:
         await gate.acquire("write")
         assert gett.orders.writes_wait() is True
         now[0] += 61
+        assert gett.orders.writes_wait() is False
+
+
+class StateGate:
+    """A gate that shows only a ``state`` (as `RedisRateLimitGate` does), set by the test."""
+
+    def __init__(self) -> None:
+        self.remaining, self.paused_until = 5, None
+
+    async def acquire(self, kind: str, *, priority: Any = "interactive") -> None:
+        """Never waits: nothing is sent here."""
+
+    def settle(self, kind: str, headers: Any, retry_after: float | None) -> None:
+        """Learns nothing."""
+
+    def state(self, kind: str) -> Any:
+        return SimpleNamespace(remaining=self.remaining, paused_until=self.paused_until)
+
+
+async def test_a_gate_with_only_a_state_says_writes_wait_when_none_remain_or_it_is_paused() -> None:
+    gate = StateGate()
+    transport = MockTransport(lambda request: ApiResponse(204, {}, b""))
+    async with GettClient(API_KEY, transport=transport, gate=gate) as gett:
+        assert gett.orders.writes_wait() is False
+        gate.remaining = 0
+        assert gett.orders.writes_wait() is True
+        gate.remaining, gate.paused_until = 5, time.time() + 3600
+        assert gett.orders.writes_wait() is True
+        gate.paused_until = time.time() - 3600
         assert gett.orders.writes_wait() is False
