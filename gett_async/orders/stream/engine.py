@@ -17,9 +17,9 @@ run repeats exactly (never an older status after a newer one).
 **Budget-aware scheduling** (not when the book is strict). While the stream is *congested*
 (more orders have an event ready than there are lanes to send them, while the gate says
 writes wait: ``gate_waits``), `next_job` takes the orders whose first waiting event closes
-them first, then status progress, then ETA-only updates, and an order's run of waiting
-progress events collapses into the latest one that is a legal move from where the order is
-(`lifecycle.check` decides, skips included): the ones before it end ``superseded``, naming
+them first, then status progress, then ETA-only updates, and an order's waiting events
+collapse into the latest one that is a legal move from where the order is (`lifecycle.check`
+decides, skips included; see `_collapse`): the ones before it end ``superseded``, naming
 it. Only an order's first waiting event is ever taken, so its order is never inverted; and
 the order ends where sending each of them would have taken it.
 """
@@ -375,10 +375,11 @@ class StreamEngine(Generic[E]):
         turn from where the one before would leave the order; the ones before it end
         ``superseded``. ``job`` itself when there is none. What is legal is `lifecycle.check`'s
         rule, from the tracker's position, ETA and strictness (a strict tracker allows no
-        skip). An open status sets the order's ETA to its own (none clears it, as at Gett),
-        so the ETA-only updates before it change nothing it leaves; a close keeps the ETA
-        there is, so one is chosen only while the order has none and no event up to it
-        carries one: either way the order ends with the ETA sending every event leaves."""
+        skip). An open status sets the order's ETA to its own (none clears it, as the emulator
+        models Gett), so the ETA-only updates before it change nothing it leaves; a close
+        keeps the ETA there is, so one is chosen only while the order has none and no event
+        up to it carries one: either way the order ends with the ETA sending every event
+        leaves."""
         tracker = self.book.tracker(job.order_id)
         start, start_eta, strict = tracker.position, tracker.estimated_ready_at, tracker.strict
         position, eta = start, start_eta  # as the tracker would see them in turn (what it checks against)

@@ -19,7 +19,9 @@ class Scheduler(Generic[K, T]):
     that one coalesces too (both still waiting): `push` returns the replaced item.
     ``rank`` (0, 1, ... ``ranks - 1``) sorts a ready key by its first waiting item: `pop` with
     ``ranked`` takes the longest-ready key of the lowest rank, never an item that is not first
-    in its queue (so a key's order is never inverted); without it, ranks are ignored.
+    in its queue (so a key's order is never inverted); without it, ranks are ignored. Two
+    items that coalesce must have the same rank (a ready key stays filed under its first
+    item's rank).
     Memory is per key with work: a key leaves when its queue is empty and nothing is out.
     """
 
