@@ -1,4 +1,6 @@
-"""``python -m benchmarks``: throughput vs hand-written clients, SDK CPU cost, streaming memory.
+"""``python -m benchmarks``: throughput vs hand-written clients, SDK CPU cost, streaming memory,
+and (only when asked: ``--sections budget``, minutes of scaled budget) what budget-aware
+stream scheduling saves.
 
 Writes benchmarks/results/latest.json and benchmarks/RESULTS.md (or both into ``--out``).
 """
@@ -14,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import clients, cpu, instructions, memory, report
+from . import budget, clients, cpu, instructions, memory, report
 from .server import Server, local_server, pin
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("throughput", "cpu", "memory")
+#: Sections run only when named in --sections (not by default).
+OPTIONAL = ("budget",)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -39,7 +43,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="do not pin the client and the local server to separate cores")
     parser.add_argument("--cpu-iterations", type=int, default=20_000)
     parser.add_argument("--events", default="100000,1000000", help="stream sizes for the RSS runs")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help="subset of throughput,cpu,memory")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="subset of throughput,cpu,memory,budget (default: all but budget)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, concurrency 1,8, 2k/10k events")
     parser.add_argument("--out", type=Path, help="directory for latest.json and RESULTS.md")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
@@ -52,7 +57,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args.concurrencies = [int(c) for c in args.concurrency.split(",")]
     args.sizes = [int(n) for n in args.events.split(",")]
     args.sections = [s for s in args.sections.split(",") if s]
-    unknown = set(args.sections) - set(SECTIONS)
+    unknown = set(args.sections) - set(SECTIONS) - set(OPTIONAL)
     if unknown or len(args.sizes) != 2:
         parser.error(f"unknown sections {sorted(unknown)}" if unknown else "--events needs two sizes")
     args.requests_c1 = args.requests
@@ -120,6 +125,11 @@ def main(argv: list[str]) -> None:
     if "memory" in args.sections:
         say(f"memory: streaming {args.sizes[0]:,} and {args.sizes[1]:,} events in fresh processes ...")
         results["memory"] = memory.run(*args.sizes)
+    if "budget" in args.sections:
+        # --quick: a smoke run of the same comparison (seconds, not minutes; figures not meaningful).
+        scale = {"orders": 40, "writes": 20, "window": 0.5, "burst": 60, "every": 0.1} if args.quick else {}
+        say("budget: the same bursts through a strict (FIFO) and a budget-aware stream at a scaled budget ...")
+        results["budget"] = budget.run(**scale)  # type: ignore[arg-type]
     results["targets"] = report.targets(results)
     results["seconds"] = time.perf_counter() - started
     out = args.out

@@ -32,6 +32,7 @@ MAX_SDK_US_OVER_RAW = 6.0
 DEFAULT_INSTRUCTIONS_PER_US = 4300.0
 MAX_CPU_US = 20.0
 MAX_GROWTH_MB = 20.0
+MIN_BUDGET_GAIN = 2.0  # budget-aware vs FIFO: times fewer writes, times sooner to fresh
 
 
 def machine(server: str, pinning: str = "not pinned", loop: str = "asyncio") -> dict[str, Any]:
@@ -148,6 +149,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     sizes = "/".join(f"{r['events']:,}" for r in results.get("memory", {}).get("runs", []))
     rows.append(_row(f"RSS growth {sizes or '100k/1M'} events", f"<= {MAX_GROWTH_MB:.0f} MB", growth,
                      None if growth is None else growth <= MAX_GROWTH_MB, "{:.1f} MB"))
+    budget = results.get("budget")
+    if budget is not None:  # an optional section: no row unless it ran
+        same = budget["same_final_states"]
+        gains = (("fewer_writes", "writes, FIFO / budget-aware"), ("sooner", "time to fresh, FIFO / budget-aware"))
+        for key, label in gains:
+            value = budget[key]
+            rows.append(_row(f"{label} (same final states: {'yes' if same else 'NO'})",
+                             f">= {MIN_BUDGET_GAIN:.0f}x", value, value >= MIN_BUDGET_GAIN and same, "{:.2f}x"))
     return rows
 
 
@@ -209,6 +218,20 @@ def markdown(results: dict[str, Any]) -> str:
                   f" {r['events_per_s']:,.0f} |" for r in mem["runs"]]
         lines += ["", f"Growth: {mem['growth_mb']:.1f} MB. The transport is a fake that answers 204 at once, so "
                   "this measures the stream's own state (trackers, queues, the closed-order LRU), not aiohttp's."]
+    if "budget" in results:
+        b = results["budget"]
+        c = b["config"]
+        lines += ["", f"## What the budget buys ({c['events']:,} events over {c['orders']:,} orders in bursts of"
+                  f" {c['burst']} every {c['every']:g} s; {c['writes']} writes per {c['window']:g} s, sliding window;"
+                  f" concurrency {c['concurrency']})", "",
+                  "| Stream | Write requests | Applied | 429s | Superseded | Seconds to fresh |",
+                  "|---|---|---|---|---|---|"]
+        for name, key in (("FIFO (strict=True)", "fifo"), ("budget-aware (default)", "budget_aware")):
+            r = b[key]
+            lines.append(f"| {name} | {r['write_requests']:,} | {r['applied_updates']:,} | {r['rate_limited']:,} |"
+                         f" {r['outcomes'].get('superseded', 0):,} | {r['seconds_to_fresh']:.1f} |")
+        lines += ["", f"{b['fewer_writes']:.2f}x fewer writes, {b['sooner']:.2f}x sooner to fresh; same final state"
+                  f" (position and ETA) for every order: {'yes' if b['same_final_states'] else 'NO'}."]
     return "\n".join(lines) + "\n"
 
 

@@ -44,11 +44,12 @@ class Progress:
             self._task = self._rich.add_task(self.label, total=self.total, kinds="")
         return self
 
-    def advance(self, kind: str) -> None:
+    def advance(self, kind: str, detail: str = "") -> None:
+        """Count one more ``kind``; ``detail`` (e.g. how long the queued writes take) is shown after the counts."""
         self.counts[kind] = self.counts.get(kind, 0) + 1
         if not self.enabled:
             return
-        kinds = " ".join(f"{k}={n}" for k, n in sorted(self.counts.items()))
+        kinds = " ".join(f"{k}={n}" for k, n in sorted(self.counts.items())) + (f" {detail}" if detail else "")
         if self._rich is not None:
             self._rich.update(self._task, advance=1, kinds=kinds)
             return
@@ -67,6 +68,15 @@ class Progress:
             self._rich.__exit__(exc_type, exc, tb)
         elif self.enabled:
             sys.stderr.write("\n")
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` for a person: ``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -116,7 +116,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 #: What each code means, for --help and the README (a test keeps the README's table in step).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
-    (EXIT_OK, "all done: every update sent (or superseded by a newer ETA)"),
+    (EXIT_OK, "all done: every update sent (or superseded by a later event of its order)"),
     (EXIT_REFUSED, "some updates refused, locally or by Gett (the outcomes say which); for demo, a check failed"),
     (
         EXIT_USAGE,
@@ -419,6 +419,15 @@ async def _replay(args: argparse.Namespace) -> int:
     return code
 
 
+def _queued_writes(stream: OrderStream[Any]) -> str:
+    """The replay progress line's note: the writes queued and how long they take at Gett's
+    production limit (100 a minute; the stream cannot know a budget shared with others)."""
+    pending = stream.pending_writes
+    if not pending:
+        return ""
+    return f"queued={pending} (~{_console.duration(stream.estimated_drain_seconds())} at 100 writes/min)"
+
+
 async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> int:
     client = _client(args)
     out: IO[str] | None = args.sink
@@ -469,7 +478,7 @@ async def _replay_stream(args: argparse.Namespace, interrupts: _Interrupts) -> i
                     async for outcome in stream:
                         code = max(code, _outcome_code(outcome))
                         counts[outcome.kind.value] += 1
-                        bar.advance(outcome.kind.value)
+                        bar.advance(outcome.kind.value, _queued_writes(stream))
                         note(_outcome_record(outcome))
                         flush_malformed()
                 except EventSourceError as exc:
@@ -622,7 +631,7 @@ def _outcome_record(outcome: UpdateOutcome) -> dict[str, Any]:
         if outcome.error is not None:
             record["error"] = _one_line(outcome.error)
         elif outcome.kind is OutcomeKind.SUPERSEDED:
-            record["error"] = "superseded by a newer ETA for the same order"
+            record["error"] = f"superseded by a later event of the same order (key {outcome.superseded_by!r})"
     if outcome.attempts:
         record["attempts"] = outcome.attempts
     return record

@@ -58,7 +58,9 @@ async def test_header_gate_uses_the_window_budget_without_429s(
         started = time.perf_counter()
         async with GettClient(api_key=emu.api_key, base_url=emu.url, retry=retry) as gett:
             kinds: Counter[OutcomeKind] = Counter()
-            async with gett.orders.stream(events, concurrency=CONCURRENCY) as stream:
+            # strict: every event is a write here, so the gate's use of the budget is what is measured
+            # (a lenient stream collapses statuses once writes wait, spending fewer).
+            async with gett.orders.stream(events, concurrency=CONCURRENCY, strict=True) as stream:
                 async for outcome in stream:
                     kinds[outcome.kind] += 1
         wall = time.perf_counter() - started

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
 from .._core.paths import ApiPaths
+from .._http.gate import WRITE
 from .._http.sender import Sender
 from ..models import OrderState, OrderStatus
 from ..models.enums import AnyStateValue, OpenStatusValue
@@ -24,6 +26,24 @@ class Orders(OrderUpdates):
         super().__init__(sender, paths)
         #: The client's connection pool size (None for a custom transport): streams warn above it.
         self.connection_limit = connection_limit
+
+    def writes_wait(self) -> bool:
+        """True when the client's gate says a write would wait now: its ``paused_for("write")``
+        is above 0 (the in-process gates), or else its ``state("write")`` shows nothing
+        ``remaining`` or a pause not over (`gett_async.redis.RedisRateLimitGate`, as of its
+        last answer: its pause is by Redis's clock, close enough to ours for a hint). A gate
+        with neither never says so. Streams read this to decide when to spend writes by
+        priority."""
+        gate = self._sender.gate
+        paused_for = getattr(gate, "paused_for", None)
+        if callable(paused_for):
+            return bool(paused_for(WRITE) > 0)
+        state = getattr(gate, "state", None)
+        if callable(state):
+            known = state(WRITE)
+            paused_until = getattr(known, "paused_until", None)
+            return bool(known.remaining <= 0 or (paused_until is not None and paused_until > time.time()))
+        return False
 
     def track(
         self,

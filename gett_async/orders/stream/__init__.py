@@ -10,11 +10,18 @@
   ``snapshots``); an illegal or malformed event is a ``refused`` outcome and sends nothing.
 - **Nothing lost.** Every event ends as exactly one outcome: ``sent``, ``refused`` (illegal
   or malformed, only), ``failed`` (after retries), ``blocked`` (an earlier event of its
-  order failed: not sent, the error names that event), ``superseded`` (an ETA-only update
-  replaced by a newer one for the same order while both waited: only the newest is sent,
-  saving scarce writes) or ``aborted`` (the stream stopped first: not final). If the events
+  order failed: not sent, the error names that event), ``superseded`` (a later event of its
+  order that waited with it was sent in its place, ``superseded_by``: an ETA-only update by a
+  newer one, or, while writes wait, a status by a later one) or ``aborted`` (the stream
+  stopped first: not final). If the events
   iterable itself raises, the events it gave still get their outcomes, then the stream
   raises `EventSourceError`.
+- **Budget-aware (unless strict).** While the client's gate says writes wait and more
+  orders are ready than ``concurrency``, closing updates go first, then progress, then
+  ETA-only updates, and an order's waiting events collapse into the latest one that is a
+  legal move from where it is (`lifecycle.check` decides): never out of its order, and the
+  order ends where sending each event would leave it. ``pending_writes`` and
+  ``estimated_drain_seconds`` say what is queued and how long it takes.
 - **Circuit breaker.** A 401 or 403 stops the stream at once: no further request, every
   event not done ends ``aborted`` with the cause (`abort_error`). Connection failures and
   timeouts pause the stream with backoff and, ``breaker.connection_failures`` in a row,
@@ -39,7 +46,7 @@
   `aclose` lets its requests in flight finish, and starts nothing more.
 
 The parts, each with one job: `events` (what comes in), `book` (each order's tracker, parked
-and closed orders), `scheduler` (per-order FIFO, one in flight per order, coalescing),
+and closed orders), `scheduler` (per-order FIFO, one in flight per order, coalescing, ranked pops),
 `outcomes` (one outcome per event, held-event bookkeeping), `checkpoint` (what a store is
 asked), `engine` (the four together, no I/O) and `shell` (`OrderStream`: the input, the
 lanes, the checkpoint writes, the iterator and cancel protocol).

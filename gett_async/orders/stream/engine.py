@@ -13,6 +13,15 @@ With a checkpoint, an order's next event is not sent until the outcome of its pr
 request, and the order's state after it, are durable (`take_batch` / `recorded`): so a run
 killed at any instant leaves at most the one unrecorded request per order, which a resumed
 run repeats exactly (never an older status after a newer one).
+
+**Budget-aware scheduling** (not when the book is strict). While the stream is *congested*
+(more orders have an event ready than there are lanes to send them, while the gate says
+writes wait: ``gate_waits``), `next_job` takes the orders whose first waiting event closes
+them first, then status progress, then ETA-only updates, and an order's waiting events
+collapse into the latest one that is a legal move from where the order is (`lifecycle.check`
+decides, skips included; see `_collapse`): the ones before it end ``superseded``, naming
+it. Only an order's first waiting event is ever taken, so its order is never inverted; and
+the order ends where sending each of them would have taken it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from typing import Any, Generic
 
 import attrs
 
+from ..._core import lifecycle
 from ..._core.updates import Update
 from ...errors import APIConnectionError, APIError, GettValidationError
 from .book import OrderBook
@@ -106,6 +116,18 @@ def _eta_only(job: Job[E]) -> bool:
     return job.update.target is None
 
 
+#: How `next_job` ranks an order by its first waiting event while congested: closing updates
+#: first (they end the order's writes for good), then progress, then ETA-only updates.
+CLOSING, PROGRESS, ETA_ONLY = 0, 1, 2
+
+
+def _rank(job: Job[E]) -> int:
+    target = job.update.target
+    if target is None:
+        return ETA_ONLY
+    return CLOSING if lifecycle.is_closed(target) else PROGRESS
+
+
 def _text(error: BaseException | None) -> str | None:
     return None if error is None else " ".join(str(error).split()) or type(error).__name__
 
@@ -119,13 +141,17 @@ class StreamEngine(Generic[E]):
     ``key_field`` and ``ignore_unknown_keys`` say how mapping events are read (see
     `parse_event`); ``prior`` says what a checkpoint recorded for a key (an event with a
     final outcome there is skipped; with ``retry_failed``, failed and blocked ones are not,
-    nor a blocked one whose order's failure is no longer recorded).
+    nor a blocked one whose order's failure is no longer recorded). ``concurrency`` is how
+    many requests the caller sends at once and ``gate_waits`` whether a write would wait at
+    the gate now: more orders ready than that while writes wait is *congested* (budget-aware
+    scheduling, unless the book is strict).
     """
 
     __slots__ = (
-        "_final_above", "_gated", "_held_back", "_ignore_unknown", "_key_field", "_mark", "_mark_key", "_orders_moved",
-        "_prior", "_queues", "_unrecorded", "_writing", "abort_error", "book", "breaker", "buffer", "checkpointing",
-        "in_flight", "input_ended", "outcomes", "pause_rounds", "paused", "retry_failed", "skipped", "source_error",
+        "_congested", "_final_above", "_gated", "_held_back", "_ignore_unknown", "_key_field", "_mark", "_mark_key",
+        "_orders_moved", "_prior", "_queues", "_unrecorded", "_writing", "abort_error", "book", "breaker", "buffer",
+        "checkpointing", "concurrency", "gate_waits", "in_flight", "input_ended", "outcomes", "pause_rounds", "paused",
+        "retry_failed", "skipped", "source_error",
     )
 
     def __init__(
@@ -139,8 +165,13 @@ class StreamEngine(Generic[E]):
         prior: PriorLookup | None = None,
         checkpointing: bool = False,
         retry_failed: bool = False,
+        concurrency: int = 16,
+        gate_waits: Callable[[], bool] = lambda: True,
     ) -> None:
         self.book = book
+        self.concurrency = concurrency
+        self.gate_waits = gate_waits
+        self._congested = False
         self.buffer = buffer
         self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.checkpointing = checkpointing
@@ -149,7 +180,7 @@ class StreamEngine(Generic[E]):
         self._ignore_unknown = ignore_unknown_keys
         self._prior = prior
         self.outcomes: Outcomes[E] = Outcomes()
-        self._queues: Scheduler[str, Job[E]] = Scheduler(_eta_only)
+        self._queues: Scheduler[str, Job[E]] = Scheduler(_eta_only, rank=_rank, ranks=3)
         self.in_flight = 0
         self.input_ended = False
         self.source_error: BaseException | None = None  #: what the input raised, if it did
@@ -208,6 +239,46 @@ class StreamEngine(Generic[E]):
         """Events admitted and waiting for their turn (not in flight, not ended)."""
         return self.outcomes.held - len(self.outcomes) - self.in_flight
 
+    @property
+    def congested(self) -> bool:
+        """True from when ``gate_waits`` (a write would wait for the budget) while more orders
+        have an event ready than ``concurrency`` requests carry at once, until that backlog is
+        gone. Both start it: a backlog alone may be a slow network, which collapsing would not
+        speed up, and a wait with no backlog leaves nothing to choose between. The backlog
+        alone keeps it: a gate that just let a request through says "no wait" for an instant
+        while the budget still paces every write."""
+        return self._congested
+
+    def _look(self) -> bool:
+        """Update and return `congested`, before each pop (the backlog it sees includes the order popped)."""
+        if self._queues.ready <= self.concurrency:
+            self._congested = False
+        elif not self._congested:
+            self._congested = self.gate_waits()
+        return self._congested
+
+    @property
+    def budget_aware(self) -> bool:
+        """True while `next_job` ranks and collapses: congested, and the book not strict."""
+        return not self.book.strict and self._congested
+
+    @property
+    def pending_writes(self) -> int:
+        """Writes this stream may still spend on the events it holds: those waiting and in
+        flight (an upper bound: some will be refused or superseded instead)."""
+        return self.queued + self.in_flight
+
+    def estimated_drain_seconds(self, writes_per_minute: float) -> float:
+        """Seconds `pending_writes` take at ``writes_per_minute``. Refuses
+        (GettValidationError) a rate that is not a finite number above 0."""
+        if isinstance(writes_per_minute, bool) or not isinstance(writes_per_minute, (int, float)) or not (
+            0 < writes_per_minute < float("inf")
+        ):
+            raise GettValidationError(
+                "writes_per_minute", f"must be a finite number above 0, got {writes_per_minute!r}"
+            )
+        return self.pending_writes * 60.0 / writes_per_minute
+
     # -- the input -----------------------------------------------------------------------
 
     def end_input(self, error: BaseException | None = None) -> None:
@@ -246,7 +317,7 @@ class StreamEngine(Generic[E]):
             return
         replaced = self._queues.push(update.order_id, Job(event, index, update, key))
         if replaced is not None:
-            self._emit(UpdateOutcome(replaced.event, SUPERSEDED, replaced.index, replaced.order_id, key=replaced.key))
+            self._supersede(replaced, key)
 
     def _done_before(self, key: EventKey) -> bool:
         """True when the checkpoint holds a final outcome for ``key`` that stands: not one
@@ -271,7 +342,11 @@ class StreamEngine(Generic[E]):
         that got no answer), failed (an unexpected error while checking): never raised."""
         if self.paused or self.abort_error is not None:
             return None
-        while (popped := self._queues.pop()) is not None:
+        while True:
+            aware = self._look() and not self.book.strict
+            popped = self._queues.pop(ranked=aware)
+            if popped is None:
+                break
             order_id, job = popped
             failed = self.book.failed.get(order_id)
             if failed is not None:
@@ -281,6 +356,8 @@ class StreamEngine(Generic[E]):
                 why = StreamAbortedError("not sent: an earlier event of its order got no answer in this run")
                 self._end(job, ABORTED, why)
                 continue
+            if aware:
+                job = self._collapse(job)
             try:
                 update = self.book.tracker(order_id).check(job.update)
             except Exception as exc:
@@ -291,6 +368,53 @@ class StreamEngine(Generic[E]):
             self.in_flight += 1
             return job if update is job.update else attrs.evolve(job, update=update)
         return None
+
+    def _collapse(self, job: Job[E]) -> Job[E]:
+        """The latest of the events waiting from ``job`` on (its order's first, now out) that
+        is a legal move from where the order is now, when each event up to it is legal in
+        turn from where the one before would leave the order; the ones before it end
+        ``superseded``. ``job`` itself when there is none. What is legal is `lifecycle.check`'s
+        rule, from the tracker's position, ETA and strictness (a strict tracker allows no
+        skip). An open status sets the order's ETA to its own (none clears it, as the emulator
+        models Gett), so the ETA-only updates before it change nothing it leaves; a close
+        keeps the ETA there is, so one is chosen only while the order has none and no event
+        up to it carries one: either way the order ends with the ETA sending every event
+        leaves."""
+        tracker = self.book.tracker(job.order_id)
+        start, start_eta, strict = tracker.position, tracker.estimated_ready_at, tracker.strict
+        position, eta = start, start_eta  # as the tracker would see them in turn (what it checks against)
+        chosen, eta_given = 0, start_eta is not None
+        for i, candidate in enumerate((job, *self._queues.following(job.order_id))):
+            target, new_eta = candidate.update.target, candidate.update.estimated_ready_at
+            to = position if target is None else target
+            try:
+                lifecycle.check(position, to, strict=strict, eta_changed=new_eta is not None and new_eta != eta)
+            except GettValidationError:  # illegal from there: FIFO would refuse it in its turn
+                break
+            position, eta = to, eta if new_eta is None else new_eta
+            eta_given = eta_given or new_eta is not None
+            if target is None or i == 0:
+                continue  # an ETA-only update is passed over, never chosen
+            closing = lifecycle.is_closed(target)
+            if closing and eta_given:
+                break
+            try:
+                lifecycle.check(start, target, strict=strict, eta_changed=eta != start_eta)
+            except GettValidationError:  # not one move from where the order is: not in its place
+                continue
+            chosen = i
+            if closing:
+                break
+        if chosen == 0:
+            return job
+        passed = [job, *self._queues.take_following(job.order_id, chosen)]
+        picked = passed.pop()
+        for earlier in passed:
+            self._supersede(earlier, picked.key)
+        return picked
+
+    def _supersede(self, job: Job[E], by: EventKey) -> None:
+        self._emit(UpdateOutcome(job.event, SUPERSEDED, job.index, job.order_id, key=job.key, superseded_by=by))
 
     def finish(
         self, job: Job[E], *, error: BaseException | None = None, attempts: int = 1, latency: float = 0.0

@@ -16,8 +16,10 @@ class OutcomeKind(WireEnum):
     """How an event ended.
 
     ``sent``: Gett took it. ``refused``: illegal from where its order is, or malformed; never
-    sent. ``failed``: sent, and Gett did not take it (after retries). ``superseded``: an
-    ETA-only update replaced by a newer one while both waited. ``blocked``: an earlier event
+    sent. ``failed``: sent, and Gett did not take it (after retries). ``superseded``: not
+    sent, because a later event of its order that waited with it was sent in its place (an
+    ETA-only update by a newer one; while the stream is congested and not strict, a status
+    by a later status the order may skip to); ``superseded_by`` names that event. ``blocked``: an earlier event
     of its order failed, so it was not sent (the error names that event). ``aborted``: the
     stream stopped before it was done (a stop, a 401/403, the connection; the error says
     which): it is not final, and a run resumed from a checkpoint sends it again.
@@ -56,7 +58,8 @@ class StreamAbortedError(GettError):
 class UpdateOutcome(Generic[E_co]):
     """The end of one event: ``event`` is the object that was passed in, ``index`` its
     position in the input, ``key`` its key (the event's own, else ``index``), ``latency``
-    the seconds its request took (0 when none was sent)."""
+    the seconds its request took (0 when none was sent), ``superseded_by`` the key of the
+    event sent in its place (``superseded`` only)."""
 
     event: E_co
     kind: OutcomeKind
@@ -66,6 +69,7 @@ class UpdateOutcome(Generic[E_co]):
     attempts: int = 0
     latency: float = 0.0
     key: EventKey = attrs.field(default=None)
+    superseded_by: EventKey | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.key is None:  # no key of its own: its position names it

@@ -78,7 +78,9 @@ class OrderStream(Generic[E]):
         self._engine: StreamEngine[E] = StreamEngine(
             book, buffer=self.buffer, key_field=key_field, ignore_unknown_keys=ignore_unknown_keys, breaker=breaker,
             prior=None if checkpoint is None else checkpoint.outcome, checkpointing=checkpoint is not None,
-            retry_failed=retry_failed,
+            retry_failed=retry_failed, concurrency=self.concurrency,
+            # The client's gate tells whether writes wait; a sender without one never ranks.
+            gate_waits=getattr(orders, "writes_wait", lambda: False),
         )
         self._send = orders.send_update
         self._sync_it: Iterator[E] | None = None
@@ -152,6 +154,23 @@ class OrderStream(Generic[E]):
     def stopped(self) -> bool:
         """True once `stop` was called (not after an abort by the circuit breaker)."""
         return self._engine.stopped
+
+    @property
+    def pending_writes(self) -> int:
+        """Writes the events held may still spend: waiting and in flight (an upper bound:
+        some will be refused or superseded)."""
+        return self._engine.pending_writes
+
+    def estimated_drain_seconds(self, writes_per_minute: float = 100) -> float:
+        """Seconds `pending_writes` take at ``writes_per_minute`` (default: Gett's production
+        limit). Refuses (GettValidationError) a rate that is not a finite number above 0."""
+        return self._engine.estimated_drain_seconds(writes_per_minute)
+
+    @property
+    def budget_aware(self) -> bool:
+        """True while the stream ranks and collapses its events: more orders are ready than
+        ``concurrency`` lanes carry, and it is not strict (see `gett_async.orders.stream`)."""
+        return self._engine.budget_aware
 
     @property
     def paused(self) -> bool:
