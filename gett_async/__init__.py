@@ -5,7 +5,7 @@ from ._core.paths import ApiPaths, Environment
 from ._core.retry import RetryBudget, RetryPolicy
 from ._core.updates import Update
 from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
-from ._http.gate import HeaderRateLimitGate, Priority, RateLimitGate
+from ._http.gate import GateState, HeaderRateLimitGate, Priority, RateLimitGate
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
 from ._version import __version__
@@ -89,6 +89,7 @@ __all__ = [
     "ConflictError",
     "Environment",
     "EventSourceError",
+    "GateState",
     "GettClient",
     "GettError",
     "GettValidationError",

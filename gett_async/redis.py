@@ -31,7 +31,7 @@ from ._core import validate
 from ._core.problem import server_number
 from ._core.ratelimit import MAX_SERVER_PAUSE
 from ._core.sharedlimit import batch_spacing, class_limit, default_margin, fallback_share, first_free
-from ._http.gate import BATCH, INTERACTIVE, READ, WRITE, HeaderRateLimitGate, Priority
+from ._http.gate import BATCH, INTERACTIVE, READ, WRITE, GateState, HeaderRateLimitGate, Priority
 from .errors import GettValidationError, RateLimitError
 
 __all__ = ["SCRIPT", "GateState", "RedisRateLimitGate"]
@@ -130,27 +130,6 @@ _WHY = {
     "free": "the window is full",
     "share": "Redis is unreachable and this process's share is spent",
 }
-
-
-@attrs.frozen(slots=True)
-class GateState:
-    """What the gate knew of one request class at its last answer (Unix times by Redis's
-    clock; during an outage, this process's own share by its clock)."""
-
-    kind: str
-    #: The requests per window this class may send (the full limit, not the batch part).
-    limit: int
-    #: What is left of ``limit`` in the current window, reserved slots counted as taken.
-    remaining: int
-    #: When the oldest counted request leaves the window (None: nothing counted yet).
-    resets_at: float | None
-    #: Until when Gett asked every process to hold this class (None: no pause).
-    paused_until: float | None
-    #: Processes seen using the key in the last window (the fallback share divides by it).
-    processes: int
-    fallback_active: bool
-    #: Outages so far (each switch from Redis to the in-process fallback counts once).
-    fallbacks: int
 
 
 @attrs.define(slots=True)

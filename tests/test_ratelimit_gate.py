@@ -299,3 +299,13 @@ async def test_a_streams_requests_are_batch(mocked: Any) -> None:
     async with make_client(gate=gate) as gett:
         summary = await gett.orders.send_all([{"orderId": ORDER_ID, "status": "confirmed"}])
     assert summary.counts["sent"] == 1 and gate.priorities == ["batch"]
+
+
+async def test_the_header_gates_state_is_readable(gate: HeaderRateLimitGate, clock: FakeClock) -> None:
+    assert gate.state("write").remaining == 0 and gate.state("write").paused_until is None  # nothing known yet
+    await gate.acquire("write")
+    gate.settle("write", window(0, T0 + 30), None)  # Gett: nothing left until T0 + 30
+    state = gate.state("write")
+    assert (state.kind, state.limit, state.remaining) == ("write", 1, 0)
+    assert (state.resets_at, state.paused_until) == (T0 + 30, T0 + 30)
+    assert not state.fallback_active and gate.state("read").paused_until is None

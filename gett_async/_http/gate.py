@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, Protocol
 
+import attrs
+
 from .._core import validate
 from .._core.ratelimit import RateWindow
 from ..errors import RateLimitError
@@ -28,6 +30,28 @@ WRITE = "write"
 Priority = Literal["interactive", "batch"]
 INTERACTIVE: Priority = "interactive"
 BATCH: Priority = "batch"
+
+
+@attrs.frozen(slots=True)
+class GateState:
+    """What a gate knows of one request class (Unix times): `HeaderRateLimitGate.state` from
+    Gett's headers and its own fixed budget, `RedisRateLimitGate.state` from Redis (during an
+    outage, from this process's own share)."""
+
+    kind: str
+    #: The requests per window this class may send (the full limit, not the batch part).
+    limit: int
+    #: What is left of ``limit`` in the current window, reserved slots counted as taken.
+    remaining: int
+    #: When the oldest counted request leaves the window (None: nothing counted yet).
+    resets_at: float | None
+    #: Until when Gett asked every process to hold this class (None: no pause).
+    paused_until: float | None
+    #: Processes seen using the key in the last window (the fallback share divides by it).
+    processes: int
+    fallback_active: bool
+    #: Outages so far (each switch from Redis to the in-process fallback counts once).
+    fallbacks: int
 
 
 class RateLimitGate(Protocol):
@@ -83,6 +107,20 @@ class HeaderRateLimitGate:
         return (
             f"HeaderRateLimitGate(reads_per_minute={accounts[READ].per_minute}, "
             f"writes_per_minute={accounts[WRITE].per_minute})"
+        )
+
+    def state(self, kind: str) -> GateState:
+        """What this gate knows of ``kind`` now: the largest window Gett has shown (else the
+        fixed budget; 0 when neither is known), what is left of it, when it resets, and until
+        when Gett asked for a pause."""
+        account, now = self._accounts[kind], self._clock()
+        wait = account.wait(now)
+        limit = account.limit_seen or account.per_minute or 0
+        remaining = max(0, account.budget) if account.budget is not None else limit
+        return GateState(
+            kind=kind, limit=limit, remaining=remaining,
+            resets_at=account.reset_at or None, paused_until=now + wait if wait > 0 else None,
+            processes=1, fallback_active=False, fallbacks=0,
         )
 
     def paused_for(self, kind: str) -> float:
