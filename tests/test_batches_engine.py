@@ -140,11 +140,14 @@ def drive(core: StreamEngine[Any], store: MemoryStore, gett: Gett, events: list[
 MOVES = ("read", "send", "answer", "take", "write", "durable")
 
 
-def to_the_end(core: StreamEngine[Any], store: MemoryStore, gett: Gett, events: list[dict[str, Any]]) -> None:
+def to_the_end(
+    core: StreamEngine[Any], store: MemoryStore, gett: Gett, events: list[dict[str, Any]], *, reads_first: int = 0
+) -> None:
+    """Run to the end; ``reads_first`` extra reads before each round build a backlog."""
     flying: list[Job[Any]] = []
     writing: list[Batch] = []
     while not core.finished:
-        drive(core, store, gett, events, [(move, 0) for move in MOVES], flying, writing)
+        drive(core, store, gett, events, [("read", 0)] * reads_first + [(move, 0) for move in MOVES], flying, writing)
 
 
 @settings(max_examples=300, deadline=None)

@@ -19,7 +19,7 @@ from conftest import API_KEY
 from helpers_stream import oid
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_batches_engine import MOVES, MemoryStore, drive, lifecycle_events
+from test_batches_engine import MOVES, MemoryStore, drive, lifecycle_events, to_the_end
 from test_batches_engine import Gett as CheckedGett
 
 from gett_async import (
@@ -416,13 +416,6 @@ def congested(store: MemoryStore, *, fifo: bool = False) -> StreamEngine[Any]:
                         concurrency=1, gate_waits=lambda: not fifo)
 
 
-def to_the_end_of(core: StreamEngine[Any], store: MemoryStore, gett: CheckedGett, events: list[dict[str, Any]]) -> None:
-    flying: list[Job[Any]] = []
-    writing: list[Batch] = []
-    while not core.finished:  # read up to the buffer before each send: a backlog to rank and collapse
-        drive(core, store, gett, events, [("read", 0)] * 8 + [(move, 0) for move in MOVES], flying, writing)
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     events=lifecycle_events(),
@@ -433,7 +426,7 @@ def test_a_budget_aware_run_killed_anywhere_and_resumed_ends_where_fifo_ends(
     events: list[dict[str, Any]], moves: list[tuple[str, int]], applied: list[bool]
 ) -> None:
     reference_store, reference = MemoryStore(), CheckedGett()
-    to_the_end_of(congested(reference_store, fifo=True), reference_store, reference, events)
+    to_the_end(congested(reference_store, fifo=True), reference_store, reference, events, reads_first=8)
 
     store, gett = MemoryStore(), CheckedGett()
     flying: list[Job[Any]] = []
@@ -444,7 +437,7 @@ def test_a_budget_aware_run_killed_anywhere_and_resumed_ends_where_fifo_ends(
             gett.apply(job)
     unrecorded_writes = gett.applied - sum(1 for r in store.outcomes.values() if r.kind == "sent")
     repeats_before = gett.repeats
-    to_the_end_of(congested(store), store, gett, events)
+    to_the_end(congested(store), store, gett, events, reads_first=8)
 
     assert gett.illegal == []
     assert gett.orders == reference.orders  # position and ETA, as FIFO leaves them

@@ -31,12 +31,10 @@ class SilentThenAnswering:
     def __init__(self, silent: int) -> None:
         self.silent = silent
         self.connections = 0
-        self.arrived = asyncio.Event()
         self.hung_up = asyncio.Event()
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        self.arrived.set()
         if self.connections <= self.silent:
             await reader.read()  # until the client hangs up
             self.hung_up.set()
@@ -79,13 +77,3 @@ async def test_a_per_call_timeout_overrides_the_clients(silent_server: tuple[str
     async with GettClient("zpka_test", base_url=url, timeout=None, retry=ONE_TRY) as gett:
         with pytest.raises(APITimeoutError, match=r"total 0.2 s"):
             await gett.orders.complete(ORDER_ID, timeout=0.2)
-
-
-async def test_somebody_elses_cancel_stays_a_cancel(silent_server: tuple[str, SilentThenAnswering]) -> None:
-    url, server = silent_server
-    async with GettClient("zpka_test", base_url=url, timeout=30, retry=ONE_TRY) as gett:
-        call = asyncio.ensure_future(gett.orders.complete(ORDER_ID))
-        await server.arrived.wait()
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
