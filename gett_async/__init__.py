@@ -8,6 +8,11 @@ from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, T
 from ._http.gate import GateState, HeaderRateLimitGate, Priority, RateLimitGate
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
+
+try:
+    from ._http.http1 import Http1Transport
+except ImportError:  # pragma: no cover - no httptools for this interpreter
+    pass
 from ._version import __version__
 from .checkpoints import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from .client import GettClient
@@ -74,6 +79,7 @@ __all__ = [
     "APITimeoutError",
     "Address",
     "AiohttpTransport",
+    "Http1Transport",
     "ApiPaths",
     "ApiRequest",
     "ApiResponse",

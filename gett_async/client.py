@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +24,11 @@ from ._http.gate import HeaderRateLimitGate, RateLimitGate
 from ._http.sender import AttemptHook, Sender
 from ._http.timeouts import TimeoutArg, as_timeout
 from ._http.transport import AiohttpTransport, warn_unclosed
+
+try:
+    from ._http.http1 import Http1Transport
+except ImportError:  # pragma: no cover - no httptools wheel for this interpreter: aiohttp sends
+    Http1Transport = None  # type: ignore[assignment,misc]
 from .errors import GettValidationError
 from .orders import Orders
 from .resources import Catalog, Onboardings, Stores, StoreStatuses, WithRawResponse
@@ -44,8 +50,11 @@ class GettClient:
     service at the built-in emulator), else ``GETT_ENVIRONMENT``, else production.
 
     How it talks: through ``transport`` (anything with ``send`` and ``aclose``, e.g.
-    `gett_async.testing.MockTransport`), else one pooled `AiohttpTransport` (or the caller's
-    own aiohttp ``session=``, used as is and never closed here). Retries, the rate-limit gate,
+    `gett_async.testing.MockTransport`), else one pooled `Http1Transport` of
+    ``max_connections`` (default 100). ``transport="aiohttp"``, an aiohttp ``session=`` (used
+    as is and never closed here) or ``trace_configs=`` send through aiohttp instead
+    (`AiohttpTransport`): for aioresponses in tests, aiohttp tracing, or aiohttp's proxy
+    support on a session of your own. Retries, the rate-limit gate,
     redaction, logging and hooks apply to every transport. ``max_retries`` (default 3) is a
     shortcut for ``retry=RetryPolicy(max_retries=...)``. ``base_url``, ``environment`` and
     ``paths`` are fixed for the client's lifetime.
@@ -68,7 +77,7 @@ class GettClient:
         retry: RetryPolicy | None = None,
         max_connections: int | None = None,
         session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
+        transport: Transport | Literal["aiohttp"] | None = None,
         gate: RateLimitGate | None = None,
         reads_per_minute: int | None = None,
         writes_per_minute: int | None = None,
@@ -87,7 +96,7 @@ class GettClient:
         environment = as_environment(environment or os.environ.get("GETT_ENVIRONMENT") or "production")
         if user_agent is not None:
             validate.visible_ascii("user_agent", user_agent, spaces=True)
-        if transport is not None:
+        if transport is not None and transport != "aiohttp":
             for name, value in (("session", session), ("max_connections", max_connections),
                                 ("trace_configs", trace_configs)):
                 if value is not None:
@@ -110,12 +119,17 @@ class GettClient:
         self._paths = paths or ApiPaths()
         self._owns_transport = True  # made here or handed over: closed with the client (as httpx does)
         connection_limit: int | None = None
-        if transport is None:
+        if transport is None or transport == "aiohttp":
             connection_limit = max_connections or 100
-            transport = AiohttpTransport(
-                self._base_url, session=session, max_connections=connection_limit, trace_configs=trace_configs
-            )
-        self._transport = transport
+            if transport is None and session is None and trace_configs is None and Http1Transport is not None:
+                transport = Http1Transport(self._base_url, max_connections=connection_limit)
+            else:
+                transport = AiohttpTransport(
+                    self._base_url, session=session, max_connections=connection_limit, trace_configs=trace_configs
+                )
+        elif isinstance(transport, str):
+            raise GettValidationError("transport", f"must be a Transport or 'aiohttp', got {transport!r}")
+        self._transport: Transport = transport
         self._sender = Sender(
             transport, api_key=key, retry=retry, gate=gate, timeout=as_timeout(timeout), sleep=self.sleep,
             clock=self.clock, base_url=self._base_url, on_attempt=on_attempt, user_agent=user_agent,
@@ -206,7 +220,7 @@ class GettClient:
         return time.perf_counter()
 
     async def __aenter__(self) -> GettClient:
-        if isinstance(self._transport, AiohttpTransport):
+        if isinstance(self._transport, _BUILT_IN):
             await self._transport.open()
         return self
 
@@ -229,9 +243,12 @@ class GettClient:
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)
-        if getattr(self, "_owns_transport", False) and isinstance(transport, AiohttpTransport) and transport.unclosed():
+        if getattr(self, "_owns_transport", False) and isinstance(transport, _BUILT_IN) and transport.unclosed():
             warn_unclosed(self)
 
+
+#: The transports a client makes itself.
+_BUILT_IN: tuple[type, ...] = (AiohttpTransport,) if Http1Transport is None else (AiohttpTransport, Http1Transport)
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 

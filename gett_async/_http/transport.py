@@ -7,7 +7,6 @@ the attempt's timeout, and bounded reads. It knows nothing of keys, retries or t
 from __future__ import annotations
 
 import asyncio
-import math
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from multidict import CIMultiDict
 from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError, GettError
+from .deadlines import SharedDeadlines
 
 #: The most of an error body kept (``APIError.body``); a longer one is cut and its connection closed.
 MAX_ERROR_BODY = 1024 * 1024
@@ -59,16 +59,9 @@ class AiohttpTransport:
         self._deadlines = _Deadlines()
 
     def _bind(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
+        loop = bind_loop(self._loop, self._closed)
         if self._loop is None:
             self._loop = self._deadlines.loop = loop
-        elif loop is not self._loop:
-            raise GettError(
-                "this GettClient belongs to another event loop; create one client per loop "
-                "(a session cannot move between loops)"
-            )
-        if self._closed:
-            raise GettError("this GettClient is closed")
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections, limit_per_host=self.max_connections, ttl_dns_cache=300
@@ -101,7 +94,7 @@ class AiohttpTransport:
         try:
             response, whole = await self._exchange(session, request, timeout)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            failure = APITimeoutError(f"{what} timed out ({_limits(timeout)}; {type(exc).__name__})",
+            failure = APITimeoutError(f"{what} timed out ({describe_limits(timeout)}; {type(exc).__name__})",
                                       method=request.method, path=request.template)
         except aiohttp.ClientError as exc:
             failure = APIConnectionError(f"{what} failed: {type(exc).__name__}: {exc}", method=request.method,
@@ -144,7 +137,7 @@ class AiohttpTransport:
                 timeout=self._timeout(timeout),
             ) as resp:
                 status = resp.status
-                body, whole = await _read_capped(resp, _body_limit(request, status))
+                body, whole = await _read_capped(resp, body_limit(request, status))
                 if not whole:
                     resp.close()  # the rest is unread: the connection cannot be reused
         except asyncio.CancelledError:
@@ -186,8 +179,6 @@ class AiohttpTransport:
 
 #: How many header sets and timeouts a transport keeps prepared.
 _KEPT = 16
-#: Deadlines fall due on tenths of a second of the loop's clock: one timer for each tenth.
-_TICK = 0.1
 #: Python 3.10 cannot tell the deadline's cancel from somebody else's (no ``Task.cancelling``),
 #: so there aiohttp keeps its own timer per request.
 _SHARED_DEADLINES = sys.version_info >= (3, 11)
@@ -201,48 +192,40 @@ class _WireHeaders(CIMultiDict[str]):
 
 
 class _Deadlines:
-    """The total timeouts of one transport's attempts, with one loop timer per tick of due time.
+    """The total timeouts of one transport's attempts (`SharedDeadlines`): an attempt still
+    running when its deadline passes has its task cancelled, and is remembered as expired so
+    `AiohttpTransport._exchange` can tell that cancel from anybody else's."""
 
-    aiohttp's ``ClientTimeout(total=...)`` arms and cancels a timer for every request; here
-    the attempts due in the same tenth of a second share one, which cancels those still running
-    when it fires (each then raises TimeoutError, see `AiohttpTransport._exchange`). A deadline
-    is thus up to one tick late, as aiohttp's own are (it rounds totals above 5 s up to a second).
-    """
-
-    __slots__ = ("_due", "_expired", "loop")
+    __slots__ = ("_expired", "_shared")
 
     def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._due: dict[int, set[asyncio.Task[Any]]] = {}
         self._expired: set[asyncio.Task[Any]] = set()
+        self._shared: SharedDeadlines[asyncio.Task[Any]] = SharedDeadlines(self._expire)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._shared.loop
+
+    @loop.setter
+    def loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._shared.loop = loop
 
     def arm(self, task: asyncio.Task[Any], seconds: float) -> int:
         """Cancel ``task`` once ``seconds`` have passed, unless disarmed; returns the tick."""
-        loop = self.loop
-        assert loop is not None  # AiohttpTransport._bind sets it before any request
-        tick = math.ceil((loop.time() + seconds) / _TICK)
-        due = self._due.get(tick)
-        if due is None:
-            due = self._due[tick] = set()
-            loop.call_at(tick * _TICK, self._expire, tick)
-        due.add(task)
-        return tick
+        return self._shared.arm(task, seconds)
 
     def disarm(self, tick: int, task: asyncio.Task[Any]) -> bool:
         """Forget ``task``'s deadline; True when it had expired (and so cancelled ``task``)."""
-        due = self._due.get(tick)
-        if due is not None:
-            due.discard(task)
+        self._shared.disarm(tick, task)
         if task in self._expired:
             self._expired.discard(task)
             return True
         return False
 
-    def _expire(self, tick: int) -> None:
-        for task in self._due.pop(tick, ()):
-            if not task.done():
-                self._expired.add(task)
-                task.cancel()
+    def _expire(self, task: asyncio.Task[Any]) -> None:
+        if not task.done():
+            self._expired.add(task)
+            task.cancel()
 
 
 def _uncancel(task: asyncio.Task[Any] | None, cancelling: int) -> bool:
@@ -252,13 +235,27 @@ def _uncancel(task: asyncio.Task[Any] | None, cancelling: int) -> bool:
     return False
 
 
-def _limits(timeout: Timeout) -> str:
+def bind_loop(bound: asyncio.AbstractEventLoop | None, closed: bool) -> asyncio.AbstractEventLoop:
+    """The running loop, if a transport bound to ``bound`` (None: not yet) may be used from it.
+    Refuses (GettError) another loop than the bound one, and a closed transport."""
+    loop = asyncio.get_running_loop()
+    if bound is not None and loop is not bound:
+        raise GettError(
+            "this GettClient belongs to another event loop; create one client per loop "
+            "(connections cannot move between loops)"
+        )
+    if closed:
+        raise GettError("this GettClient is closed")
+    return loop
+
+
+def describe_limits(timeout: Timeout) -> str:
     parts = [f"{name} {value:g} s" for name, value in (("total", timeout.total), ("connect", timeout.connect),
                                                        ("read", timeout.read)) if value is not None]
     return ", ".join(parts) or "no limit"
 
 
-def _body_limit(request: ApiRequest, status: int) -> int:
+def body_limit(request: ApiRequest, status: int) -> int:
     if status >= 300:
         return MAX_ERROR_BODY
     return MAX_BODY if request.reads_body else MAX_UNUSED_BODY
