@@ -38,6 +38,8 @@ FAST = RetryPolicy(base=0.001, cap=0.002)
 def make_client(**options: Any) -> GettClient:
     """A client with the test key and the fast retry policy (production unless told otherwise)."""
     options.setdefault("retry", FAST)
+    if "transport" not in options and "session" not in options:
+        options["transport"] = "aiohttp"  # these tests mock the wire with aioresponses
     if "base_url" not in options:
         options.setdefault("environment", "production")
     return GettClient(API_KEY, **options)

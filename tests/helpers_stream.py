@@ -37,6 +37,8 @@ def oid(n: int) -> str:
 
 def make_client(**options: Any) -> GettClient:
     options.setdefault("retry", NO_RETRY)
+    if "transport" not in options and "session" not in options:
+        options["transport"] = "aiohttp"  # these tests mock the wire with aioresponses
     return GettClient(API_KEY, **options)
 
 

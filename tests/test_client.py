@@ -61,7 +61,7 @@ def _no_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_key_from_environment_is_sent(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GETT_API_KEY", "zpka_from_env_42")
     mocked.post(ORDER_URL, status=204)
-    async with GettClient() as gett:
+    async with GettClient(transport="aiohttp") as gett:
         await gett.orders.complete(ORDER_ID)
     assert only_call(mocked)[2]["headers"]["Authorization"] == "Bearer zpka_from_env_42"
 
@@ -69,7 +69,7 @@ async def test_key_from_environment_is_sent(mocked: Any, monkeypatch: pytest.Mon
 async def test_explicit_key_wins_over_environment(mocked: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GETT_API_KEY", "zpka_from_env_42")
     mocked.post(ORDER_URL, status=204)
-    async with GettClient(API_KEY) as gett:
+    async with GettClient(API_KEY, transport="aiohttp") as gett:
         await gett.orders.complete(ORDER_ID)
     assert only_call(mocked)[2]["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
@@ -101,7 +101,7 @@ def test_malformed_key_refused(key: Any) -> None:
 async def test_environments(mocked: Any, environment: str, base: str) -> None:
     url = f"{base}/v1/commerce/orders/{ORDER_ID}/status"
     mocked.post(url, status=204)
-    async with GettClient(API_KEY, environment=environment) as gett:
+    async with GettClient(API_KEY, environment=environment, transport="aiohttp") as gett:
         assert gett.base_url == base
         assert gett.environment == environment
         await gett.orders.complete(ORDER_ID)
@@ -122,7 +122,8 @@ def test_unknown_environment_refused(environment: str) -> None:
 async def test_base_url_override(mocked: Any) -> None:
     url = f"https://gett-proxy.example.com/gett/v1/commerce/orders/{ORDER_ID}/status"
     mocked.post(url, status=204)
-    async with GettClient(API_KEY, environment="sandbox", base_url="https://gett-proxy.example.com/gett/") as gett:
+    async with GettClient(API_KEY, environment="sandbox", base_url="https://gett-proxy.example.com/gett/",
+                          transport="aiohttp") as gett:
         assert gett.base_url == "https://gett-proxy.example.com/gett"
         await gett.orders.complete(ORDER_ID)
     assert only_call(mocked)[:2] == ("POST", url)
