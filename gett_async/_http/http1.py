@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import re
 import ssl as ssl_module
 import zlib
@@ -143,9 +144,9 @@ class Http1Transport:
 
     async def _exchange(self, loop: asyncio.AbstractEventLoop, request: ApiRequest, timeout: Timeout) -> _Answer:
         started = loop.time()
+        data = self._bytes(request)  # before taking a connection: a refused request must not hold one
         connection = await self._connection(loop, timeout, started)
-        answer = connection.start(self._bytes(request), MAX_BODY if request.reads_body else MAX_UNUSED_BODY,
-                                  timeout.read)
+        answer = connection.start(data, MAX_BODY if request.reads_body else MAX_UNUSED_BODY, timeout.read)
         total = timeout.total
         tick = self._deadlines.arm(answer, total - (loop.time() - started)) if total is not None else 0
         try:
@@ -192,10 +193,8 @@ class Http1Transport:
                 else:
                     self._release(given)
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     self._waiting.remove(turn)
-                except ValueError:
-                    pass
             raise
         finally:
             if total is not None:
@@ -219,6 +218,8 @@ class Http1Transport:
             self.forget(connection)
             connection.close()
             raise
+        if connection.closed:  # closed (by aclose) while it was being made: connection_made dropped it
+            raise _Broken("the client was closed")
         return connection
 
     def _context(self) -> ssl_module.SSLContext:
@@ -329,6 +330,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.closed:  # closed while it was being made (aclose): nobody will use or close it
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.answer is None:  # bytes nobody asked for: the connection is out of step
