@@ -19,7 +19,7 @@ import re
 import ssl as ssl_module
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
@@ -329,9 +329,9 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = connected = cast(asyncio.Transport, transport)
         if self.closed:  # closed while it was being made (aclose): nobody will use or close it
-            self.transport.abort()
+            connected.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.answer is None:  # bytes nobody asked for: the connection is out of step
