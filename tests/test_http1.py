@@ -235,6 +235,18 @@ async def test_an_answer_saying_connection_close_is_not_reused() -> None:
     assert [seen.connection for seen in server.seen] == [1, 2]
 
 
+async def test_interim_answers_are_skipped_for_the_final_one() -> None:
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    final = b"HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 2\r\n\r\nok"
+    continued = b"HTTP/1.1 100 Continue\r\n\r\n" + early + final
+    async with serve(answering(early + final, continued)) as server, transport(server.url) as t:
+        got = [await t.send(PING, timeout=Timeout(total=5)) for _ in range(3)]
+    assert [(a.status, a.body, a.headers.get("X-Final"), "Link" in a.headers) for a in got] == [
+        (200, b"ok", "yes", False)
+    ] * 3
+    assert [seen.connection for seen in server.seen] == [1, 1, 1]
+
+
 # -- bounded reads ------------------------------------------------------------------------
 
 

@@ -383,6 +383,11 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self.answer is not None:
+            if 100 <= self.status < 200 and self.status != 101:
+                # An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                self.status = 0
+                self.headers = []
+                return
             self.reusable = self.parser.should_keep_alive()
             self._finish()
 
