@@ -81,7 +81,7 @@ class Server:
         self.seen.append(seen)
         return seen
 
-    async def _on(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -106,7 +106,7 @@ class Server:
 @asynccontextmanager
 async def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
     server = Server(handler)
-    listening = await asyncio.start_server(server._on, "127.0.0.1", 0, ssl=tls)
+    listening = await asyncio.start_server(server.accept, "127.0.0.1", 0, ssl=tls)
     server.port = listening.sockets[0].getsockname()[1]
     try:
         yield server
@@ -196,6 +196,28 @@ async def test_sends_beyond_the_limit_wait_for_a_connection() -> None:
         answers = await asyncio.gather(*(t.send(PING, timeout=Timeout()) for _ in range(10)))
     assert [a.status for a in answers] == [204] * 10
     assert (server.peak, server.connections, len(server.seen)) == (2, 2, 10)
+
+
+async def test_a_slot_freed_by_a_failure_is_not_taken_twice() -> None:
+    """The one connection allowed fails while another send waits for it; a new send takes the
+    freed slot first, and the waiting one must then wait for that connection, not open a second."""
+
+    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await server.read(reader, n)
+            if n == 1:
+                return  # hang up without an answer
+            writer.write(NO_CONTENT)
+            await writer.drain()
+
+    async with serve(handler) as server, transport(server.url, max_connections=1) as t:
+        waiting = asyncio.ensure_future(t.send(PING, timeout=Timeout(total=5)))  # runs once this task waits
+        with pytest.raises(APIConnectionError):
+            await t.send(PING, timeout=Timeout(total=5))
+        # This task runs first after the failure: its send takes the slot before the waiting one wakes.
+        fresh = await t.send(PING, timeout=Timeout(total=5))
+        assert (fresh.status, (await waiting).status) == (204, 204)
+    assert (server.peak, server.connections) == (1, 2)
 
 
 # -- bodies -------------------------------------------------------------------------------

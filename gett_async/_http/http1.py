@@ -171,9 +171,9 @@ class Http1Transport:
             if len(self._connections) < self.max_connections:
                 return await self._connect(loop, timeout, started)
             given = await self._wait_for_turn(loop, timeout, started)
-            if given is None:  # a slot was freed: connect
-                return await self._connect(loop, timeout, started)
-            if not given.closed:
+            # None: a slot was freed. Look again rather than connect at once: a send that began
+            # meanwhile may have taken it, and connecting anyway would exceed max_connections.
+            if given is not None and not given.closed:
                 return given
 
     async def _wait_for_turn(
