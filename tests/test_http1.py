@@ -646,6 +646,8 @@ async def test_the_client_sends_an_update_over_the_default_transport() -> None:
     assert seen.headers["authorization"] == f"Bearer {API_KEY}"
     assert seen.headers["content-type"] == "application/json"
     assert json.loads(seen.body) == {"status": "ready"}
+    # The client's headers and nothing more: aiohttp, the other transport, would add Accept-Encoding.
+    assert set(seen.headers) == {"host", "authorization", "user-agent", "accept", "content-type", "content-length"}
     assert server.connections == 1
 
 
