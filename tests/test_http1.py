@@ -518,10 +518,11 @@ async def test_a_header_value_with_a_line_break_is_refused_before_any_byte_is_se
 # -- gzip ---------------------------------------------------------------------------------
 
 
-async def test_a_gzipped_answer_is_decompressed() -> None:
+@pytest.mark.parametrize(("encoding", "wbits"), [(b"gzip", 16 + zlib.MAX_WBITS), (b"deflate", zlib.MAX_WBITS)])
+async def test_a_compressed_answer_is_decompressed(encoding: bytes, wbits: int) -> None:
     document = json.dumps({"stores": [{"id": i} for i in range(100)]}).encode()
-    packed = zlib.compress(document, wbits=16 + zlib.MAX_WBITS)
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    packed = zlib.compress(document, wbits=wbits)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: %s\r\n" % encoding
     answer += b"Content-Length: %d\r\n\r\n%s" % (len(packed), packed)
     async with serve(answering(answer)) as server, transport(server.url) as t:
         got = await t.send(PING, timeout=Timeout())
