@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import re
 import ssl as ssl_module
 import zlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode, urlsplit
 
 import httptools
@@ -143,9 +144,9 @@ class Http1Transport:
 
     async def _exchange(self, loop: asyncio.AbstractEventLoop, request: ApiRequest, timeout: Timeout) -> _Answer:
         started = loop.time()
+        data = self._bytes(request)  # before taking a connection: a refused request must not hold one
         connection = await self._connection(loop, timeout, started)
-        answer = connection.start(self._bytes(request), MAX_BODY if request.reads_body else MAX_UNUSED_BODY,
-                                  timeout.read)
+        answer = connection.start(data, MAX_BODY if request.reads_body else MAX_UNUSED_BODY, timeout.read)
         total = timeout.total
         tick = self._deadlines.arm(answer, total - (loop.time() - started)) if total is not None else 0
         try:
@@ -170,9 +171,9 @@ class Http1Transport:
             if len(self._connections) < self.max_connections:
                 return await self._connect(loop, timeout, started)
             given = await self._wait_for_turn(loop, timeout, started)
-            if given is None:  # a slot was freed: connect
-                return await self._connect(loop, timeout, started)
-            if not given.closed:
+            # None: a slot was freed. Look again rather than connect at once: a send that began
+            # meanwhile may have taken it, and connecting anyway would exceed max_connections.
+            if given is not None and not given.closed:
                 return given
 
     async def _wait_for_turn(
@@ -192,10 +193,8 @@ class Http1Transport:
                 else:
                     self._release(given)
             else:
-                try:
+                with contextlib.suppress(ValueError):
                     self._waiting.remove(turn)
-                except ValueError:
-                    pass
             raise
         finally:
             if total is not None:
@@ -219,6 +218,8 @@ class Http1Transport:
             self.forget(connection)
             connection.close()
             raise
+        if connection.closed:  # closed (by aclose) while it was being made: connection_made dropped it
+            raise _Broken("the client was closed")
         return connection
 
     def _context(self) -> ssl_module.SSLContext:
@@ -328,7 +329,9 @@ class _Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = connected = cast(asyncio.Transport, transport)
+        if self.closed:  # closed while it was being made (aclose): nobody will use or close it
+            connected.abort()
 
     def data_received(self, data: bytes) -> None:
         if self.answer is None:  # bytes nobody asked for: the connection is out of step
@@ -380,6 +383,11 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self.answer is not None:
+            if 100 <= self.status < 200 and self.status != 101:
+                # An interim answer (100 Continue, 103 Early Hints): the final one follows.
+                self.status = 0
+                self.headers = []
+                return
             self.reusable = self.parser.should_keep_alive()
             self._finish()
 
