@@ -6,13 +6,9 @@ from ._core.retry import RetryBudget, RetryPolicy
 from ._core.updates import Update
 from ._core.wire import NOT_GIVEN, ApiRequest, ApiResponse, NotGiven, Timeout, Transport
 from ._http.gate import GateState, HeaderRateLimitGate, Priority, RateLimitGate
+from ._http.http1 import Http1Transport
 from ._http.sender import Attempt
 from ._http.transport import AiohttpTransport
-
-try:
-    from ._http.http1 import Http1Transport
-except ImportError:  # pragma: no cover - no httptools for this interpreter
-    pass
 from ._version import __version__
 from .checkpoints import CheckpointError, CheckpointLockedError, CheckpointMismatchError
 from .client import GettClient
@@ -79,7 +75,6 @@ __all__ = [
     "APITimeoutError",
     "Address",
     "AiohttpTransport",
-    "Http1Transport",
     "ApiPaths",
     "ApiRequest",
     "ApiResponse",
@@ -101,6 +96,7 @@ __all__ = [
     "GettValidationError",
     "HeaderRateLimitGate",
     "HistoryEntry",
+    "Http1Transport",
     "IllegalTransitionError",
     "NotFoundError",
     "NotGiven",

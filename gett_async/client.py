@@ -21,14 +21,10 @@ from ._core.redact import Secret
 from ._core.retry import RetryPolicy
 from ._core.wire import NOT_GIVEN, NotGiven, Timeout, Transport
 from ._http.gate import HeaderRateLimitGate, RateLimitGate
+from ._http.http1 import Http1Transport
 from ._http.sender import AttemptHook, Sender
 from ._http.timeouts import TimeoutArg, as_timeout
 from ._http.transport import AiohttpTransport, warn_unclosed
-
-try:
-    from ._http.http1 import Http1Transport
-except ImportError:  # pragma: no cover - no httptools wheel for this interpreter: aiohttp sends
-    Http1Transport = None  # type: ignore[assignment,misc]
 from .errors import GettValidationError
 from .orders import Orders
 from .resources import Catalog, Onboardings, Stores, StoreStatuses, WithRawResponse
@@ -121,7 +117,7 @@ class GettClient:
         connection_limit: int | None = None
         if transport is None or transport == "aiohttp":
             connection_limit = max_connections or 100
-            if transport is None and session is None and trace_configs is None and Http1Transport is not None:
+            if transport is None and session is None and trace_configs is None:
                 transport = Http1Transport(self._base_url, max_connections=connection_limit)
             else:
                 transport = AiohttpTransport(
@@ -248,7 +244,7 @@ class GettClient:
 
 
 #: The transports a client makes itself.
-_BUILT_IN: tuple[type, ...] = (AiohttpTransport,) if Http1Transport is None else (AiohttpTransport, Http1Transport)
+_BUILT_IN = (AiohttpTransport, Http1Transport)
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 

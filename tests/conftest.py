@@ -35,6 +35,12 @@ STORE_ID = "6f1c1c6e-9c61-4b0e-9f55-2b8f2f6b8f10"
 API_KEY = "zpka_test_5ecret_DO_NOT_LEAK_0123456789"
 
 
+@pytest.fixture(params=[None, "aiohttp"], ids=["http1", "aiohttp"])
+def built_in(request: pytest.FixtureRequest) -> str | None:
+    """Each transport GettClient can make itself: ``transport=built_in`` (None: the default)."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def mocked() -> Any:
     with aioresponses.aioresponses() as mock:

@@ -55,18 +55,21 @@ async def served() -> AsyncIterator[tuple[str, Server]]:
         await server.wait_closed()
 
 
-async def test_attempts_due_together_all_time_out(served: tuple[str, Server]) -> None:
+async def test_attempts_due_together_all_time_out(served: tuple[str, Server], built_in: str | None) -> None:
     url, server = served
     server.silent = True
-    async with GettClient("zpka_test", base_url=url, timeout=0.3, retry=ONE_TRY, max_connections=20) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in,
+                          timeout=0.3, retry=ONE_TRY, max_connections=20) as gett:
         outcomes = await asyncio.gather(*(gett.orders.complete(ORDER_ID) for _ in range(20)), return_exceptions=True)
     assert all(isinstance(outcome, APITimeoutError) for outcome in outcomes), outcomes
     assert server.arrived == 20
 
 
-async def test_an_attempt_that_ends_in_time_leaves_no_cancel_behind(served: tuple[str, Server]) -> None:
+async def test_an_attempt_that_ends_in_time_leaves_no_cancel_behind(
+    served: tuple[str, Server], built_in: str | None,
+) -> None:
     url, server = served
-    async with GettClient("zpka_test", base_url=url, timeout=0.2, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=0.2, retry=ONE_TRY) as gett:
         receipts = [await gett.orders.complete(ORDER_ID) for _ in range(3)]
         server.silent = True
         # Deadlines fire in time order: once this later one has, so have those of the answered
@@ -78,9 +81,9 @@ async def test_an_attempt_that_ends_in_time_leaves_no_cancel_behind(served: tupl
     assert [receipt.status for receipt in receipts] == [204] * 4
 
 
-async def test_after_a_timeout_the_client_goes_on(served: tuple[str, Server]) -> None:
+async def test_after_a_timeout_the_client_goes_on(served: tuple[str, Server], built_in: str | None) -> None:
     url, server = served
-    async with GettClient("zpka_test", base_url=url, timeout=0.3, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=0.3, retry=ONE_TRY) as gett:
         server.silent = True
         started = time.monotonic()
         with pytest.raises(APITimeoutError):
@@ -90,10 +93,10 @@ async def test_after_a_timeout_the_client_goes_on(served: tuple[str, Server]) ->
         assert (await gett.orders.complete(ORDER_ID)).status == 204
 
 
-async def test_somebody_elses_cancel_stays_a_cancel(served: tuple[str, Server]) -> None:
+async def test_somebody_elses_cancel_stays_a_cancel(served: tuple[str, Server], built_in: str | None) -> None:
     url, server = served
     server.silent = True
-    async with GettClient("zpka_test", base_url=url, timeout=0.3, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=0.3, retry=ONE_TRY) as gett:
         call = asyncio.ensure_future(gett.orders.complete(ORDER_ID))
         await server.first.wait()
         call.cancel()
@@ -104,10 +107,12 @@ async def test_somebody_elses_cancel_stays_a_cancel(served: tuple[str, Server]) 
             await gett.orders.complete(ORDER_ID)
 
 
-async def test_an_outer_timeout_shorter_than_the_total_is_the_outer_ones(served: tuple[str, Server]) -> None:
+async def test_an_outer_timeout_shorter_than_the_total_is_the_outer_ones(
+    served: tuple[str, Server], built_in: str | None,
+) -> None:
     url, server = served
     server.silent = True
-    async with GettClient("zpka_test", base_url=url, timeout=30, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=30, retry=ONE_TRY) as gett:
         with pytest.raises(asyncio.TimeoutError) as caught:
             await asyncio.wait_for(gett.orders.complete(ORDER_ID), 0.2)
     assert not isinstance(caught.value, APITimeoutError)

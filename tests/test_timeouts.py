@@ -54,26 +54,30 @@ async def silent_server() -> AsyncIterator[tuple[str, SilentThenAnswering]]:
 
 
 async def test_a_server_that_never_answers_times_out_and_the_connection_is_closed(
-    silent_server: tuple[str, SilentThenAnswering],
+    silent_server: tuple[str, SilentThenAnswering], built_in: str | None,
 ) -> None:
     url, server = silent_server
-    async with GettClient("zpka_test", base_url=url, timeout=0.3, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=0.3, retry=ONE_TRY) as gett:
         with pytest.raises(APITimeoutError, match=r"timed out \(total 0.3 s"):
             await gett.orders.complete(ORDER_ID)
     await server.hung_up.wait()  # the timed-out attempt's connection was closed, not left open
 
 
-async def test_a_timed_out_attempt_is_retried(silent_server: tuple[str, SilentThenAnswering]) -> None:
+async def test_a_timed_out_attempt_is_retried(
+    silent_server: tuple[str, SilentThenAnswering], built_in: str | None,
+) -> None:
     url, server = silent_server
-    async with GettClient("zpka_test", base_url=url, timeout=Timeout(total=0.3), retry=RetryPolicy(
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=Timeout(total=0.3), retry=RetryPolicy(
         max_retries=1, base=0.001, cap=0.001
     )) as gett:
         receipt = await gett.orders.complete(ORDER_ID)
     assert (receipt.status, receipt.attempts, server.connections) == (204, 2, 2)
 
 
-async def test_a_per_call_timeout_overrides_the_clients(silent_server: tuple[str, SilentThenAnswering]) -> None:
+async def test_a_per_call_timeout_overrides_the_clients(
+    silent_server: tuple[str, SilentThenAnswering], built_in: str | None,
+) -> None:
     url, _ = silent_server
-    async with GettClient("zpka_test", base_url=url, timeout=None, retry=ONE_TRY) as gett:
+    async with GettClient("zpka_test", base_url=url, transport=built_in, timeout=None, retry=ONE_TRY) as gett:
         with pytest.raises(APITimeoutError, match=r"total 0.2 s"):
             await gett.orders.complete(ORDER_ID, timeout=0.2)

@@ -117,11 +117,11 @@ async def test_replay_refuses_a_malformed_id_line_and_sends_nothing(
     assert emu.requests == []
 
 
-async def test_an_upper_case_id_is_accepted_and_sent_lower_case() -> None:
+async def test_an_upper_case_id_is_accepted_and_sent_lower_case(built_in: str | None) -> None:
     async def no_content(request: web.Request) -> web.StreamResponse:
         return web.Response(status=204)
 
-    async with ScriptedServer(no_content) as server, client_for(server.url) as gett:
+    async with ScriptedServer(no_content) as server, client_for(server.url, transport=built_in) as gett:
         await gett.orders.update_status(GOOD.upper(), status="confirmed")
         tracker = gett.orders.track(GOOD.upper())
         await tracker.confirm()
@@ -215,12 +215,12 @@ def _echoing(status: int, *, escaped: bool = False) -> Any:
 @pytest.mark.parametrize("status", [400, 401, 403, 409, 422, 503])
 @pytest.mark.parametrize("escaped", [False, True], ids=["plain", "json-escaped"])
 async def test_a_server_echoing_the_key_leaks_it_nowhere(
-    status: int, escaped: bool, caplog: pytest.LogCaptureFixture
+    status: int, escaped: bool, caplog: pytest.LogCaptureFixture, built_in: str | None
 ) -> None:
     attempts: list[Attempt] = []
     caplog.set_level(logging.DEBUG, logger="gett_async")
     async with ScriptedServer(_echoing(status, escaped=escaped)) as server, client_for(
-        server.url, on_attempt=attempts.append
+        server.url, on_attempt=attempts.append, transport=built_in
     ) as gett:
         with pytest.raises(APIError) as info:
             await gett.orders.update_status(ORDER_ID, status="confirmed")
@@ -241,13 +241,17 @@ async def test_a_server_echoing_the_key_leaks_it_nowhere(
     assert API_KEY not in caplog.text
 
 
-async def test_a_success_echoing_the_key_in_its_request_id_leaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_success_echoing_the_key_in_its_request_id_leaks_nothing(
+    caplog: pytest.LogCaptureFixture, built_in: str | None
+) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(status=204, headers={"X-Request-Id": request.headers["Authorization"]})
 
     attempts: list[Attempt] = []
     caplog.set_level(logging.DEBUG, logger="gett_async")
-    async with ScriptedServer(handler) as server, client_for(server.url, on_attempt=attempts.append) as gett:
+    async with ScriptedServer(handler) as server, client_for(
+        server.url, on_attempt=attempts.append, transport=built_in
+    ) as gett:
         receipt = await gett.orders.update_status(ORDER_ID, status="confirmed")
     assert receipt.request_id == "Bearer [REDACTED]"
     assert_clean(repr(receipt))
@@ -258,7 +262,7 @@ async def test_a_success_echoing_the_key_in_its_request_id_leaks_nothing(caplog:
 # -- errors keep what Gett said ---------------------------------------------------------------
 
 
-async def test_errors_keep_the_whole_problem_its_headers_and_body() -> None:
+async def test_errors_keep_the_whole_problem_its_headers_and_body(built_in: str | None) -> None:
     problem = {
         "type": "https://developer.gett-tech.com/errors/CONFLICT", "title": "Conflict", "status": 409,
         "detail": "Order already completed.", "requestId": "req_123", "errorCode": "CONFLICT",
@@ -269,7 +273,7 @@ async def test_errors_keep_the_whole_problem_its_headers_and_body() -> None:
         return web.json_response(problem, status=409, content_type="application/problem+json",
                                  headers={"X-Custom": "kept"})
 
-    async with ScriptedServer(handler) as server, client_for(server.url) as gett:
+    async with ScriptedServer(handler) as server, client_for(server.url, transport=built_in) as gett:
         with pytest.raises(ConflictError) as info:
             await gett.orders.complete(ORDER_ID)
     exc = info.value
@@ -280,12 +284,12 @@ async def test_errors_keep_the_whole_problem_its_headers_and_body() -> None:
     assert json.loads(exc.body) == problem
 
 
-async def test_a_problem_with_members_of_the_wrong_type_still_gives_a_typed_error() -> None:
+async def test_a_problem_with_members_of_the_wrong_type_still_gives_a_typed_error(built_in: str | None) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         body = {"status": "400", "retryable": "no", "retryAfter": "Infinity", "errors": "none", "detail": 5}
         return web.json_response(body, status=400)
 
-    async with ScriptedServer(handler) as server, client_for(server.url) as gett:
+    async with ScriptedServer(handler) as server, client_for(server.url, transport=built_in) as gett:
         with pytest.raises(BadRequestError) as info:
             await gett.orders.complete(ORDER_ID)
     exc = info.value
@@ -299,13 +303,13 @@ async def test_a_problem_with_members_of_the_wrong_type_still_gives_a_typed_erro
 
 
 @pytest.mark.parametrize("wait", ["inf", "Infinity", "nan", "-5", "1e400"])
-async def test_a_non_finite_retry_after_is_ignored_and_never_locks_the_client(wait: str) -> None:
+async def test_a_non_finite_retry_after_is_ignored_and_never_locks_the_client(wait: str, built_in: str | None) -> None:
     answers = [web.Response(status=429, headers={"Retry-After": wait})]
 
     async def handler(request: web.Request) -> web.StreamResponse:
         return answers.pop() if answers else web.Response(status=204)
 
-    async with ScriptedServer(handler) as server, client_for(server.url) as gett:
+    async with ScriptedServer(handler) as server, client_for(server.url, transport=built_in) as gett:
         with pytest.raises(RateLimitError) as info:
             await gett.orders.update_status(ORDER_ID, status="confirmed")
         assert info.value.retry_after is None
@@ -444,18 +448,18 @@ class _Firehose:
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
-async def test_an_unused_huge_body_is_not_read(chunked: bool) -> None:
+async def test_an_unused_huge_body_is_not_read(chunked: bool, built_in: str | None) -> None:
     firehose = _Firehose(200, chunked=chunked)
-    async with ScriptedServer(firehose) as server, client_for(server.url) as gett:
+    async with ScriptedServer(firehose) as server, client_for(server.url, transport=built_in) as gett:
         receipt = await gett.orders.update_status(ORDER_ID, status="confirmed")
         await firehose.finished.wait()
     assert receipt.status == 200
     assert firehose.sent < HUGE  # the client hung up instead of reading 50 MiB
 
 
-async def test_an_error_body_is_kept_up_to_one_mebibyte() -> None:
+async def test_an_error_body_is_kept_up_to_one_mebibyte(built_in: str | None) -> None:
     firehose = _Firehose(400, chunked=True)
-    async with ScriptedServer(firehose) as server, client_for(server.url) as gett:
+    async with ScriptedServer(firehose) as server, client_for(server.url, transport=built_in) as gett:
         with pytest.raises(BadRequestError) as info:
             await gett.orders.update_status(ORDER_ID, status="confirmed")
         await firehose.finished.wait()
@@ -463,9 +467,9 @@ async def test_an_error_body_is_kept_up_to_one_mebibyte() -> None:
     assert firehose.sent < HUGE
 
 
-async def test_a_used_body_beyond_its_cap_is_refused_not_buffered() -> None:
+async def test_a_used_body_beyond_its_cap_is_refused_not_buffered(built_in: str | None) -> None:
     firehose = _Firehose(200, chunked=True)
-    async with ScriptedServer(firehose) as server, client_for(server.url) as gett:
+    async with ScriptedServer(firehose) as server, client_for(server.url, transport=built_in) as gett:
         with pytest.raises(GettError) as info:
             await gett.store_status.get(STORE_ID)
         await firehose.finished.wait()
@@ -474,7 +478,7 @@ async def test_a_used_body_beyond_its_cap_is_refused_not_buffered() -> None:
     assert firehose.sent < HUGE
 
 
-async def test_the_next_call_works_after_a_body_was_cut() -> None:
+async def test_the_next_call_works_after_a_body_was_cut(built_in: str | None) -> None:
     firehose = _Firehose(200, chunked=True)
     handlers: list[Any] = [firehose]
 
@@ -483,7 +487,7 @@ async def test_the_next_call_works_after_a_body_was_cut() -> None:
             return await handlers.pop()(request)
         return web.Response(status=204)
 
-    async with ScriptedServer(handler) as server, client_for(server.url) as gett:
+    async with ScriptedServer(handler) as server, client_for(server.url, transport=built_in) as gett:
         await gett.orders.update_status(ORDER_ID, status="confirmed")
         await firehose.finished.wait()
         receipt = await gett.orders.update_status(ORDER_ID, status="preparing")
