@@ -8,6 +8,9 @@
 - ``aiohttp_eta`` / ``update_status_eta``: the same two with an ETA in every body (the baseline
   formats the datetime per request, the SDK takes the datetime), so a cached constant body
   cannot flatter the SDK
+- ``sdk_on_aiohttp_eta``: ``update_status_eta`` through ``transport="aiohttp"``, for reference:
+  the SDK's own layers on the baseline's transport (the default `Http1Transport` is where the
+  SDK's speed comes from, and this shows what it would be without it)
 
 aiohttp, update_status and httpx run ``concurrency`` worker coroutines that each send
 sequentially; the stream is given ``concurrency=`` itself. Each run opens its own client,
@@ -23,7 +26,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import attrs
@@ -36,7 +39,7 @@ API_KEY = "zpka_benchmark_0123456789abcdef"
 PATH = "/v1/commerce/orders/{}/status"
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"}
 BODY = {"status": "confirmed"}
-NAMES = ("aiohttp", "update_status", "stream", "httpx", "aiohttp_eta", "update_status_eta")
+NAMES = ("aiohttp", "update_status", "stream", "httpx", "aiohttp_eta", "update_status_eta", "sdk_on_aiohttp_eta")
 #: The ETA every ``*_eta`` request carries (formatted per request by both sides).
 ETA = datetime(2026, 1, 15, 13, 30, 15, 250000, tzinfo=timezone.utc)
 #: What the SDK's transport gives aiohttp for each attempt by default. The baseline passes the
@@ -102,8 +105,9 @@ async def run_aiohttp(url: str, concurrency: int, n: int, *, eta: bool = False) 
         return await _timed(concurrency, n, one)
 
 
-async def run_update_status(url: str, concurrency: int, n: int, *, eta: bool = False) -> Run:
-    async with GettClient(api_key=API_KEY, base_url=url, max_connections=concurrency) as gett:
+async def run_update_status(url: str, concurrency: int, n: int, *, eta: bool = False, on_aiohttp: bool = False) -> Run:
+    transport: Literal["aiohttp"] | None = "aiohttp" if on_aiohttp else None
+    async with GettClient(api_key=API_KEY, base_url=url, max_connections=concurrency, transport=transport) as gett:
 
         async def one(order_id: str) -> None:
             await gett.orders.update_status(order_id, status="confirmed", estimated_ready_at=ETA if eta else None)
@@ -149,6 +153,7 @@ RUNNERS: dict[str, Callable[[str, int, int], Coroutine[Any, Any, Run]]] = {
     "httpx": run_httpx,
     "aiohttp_eta": functools.partial(run_aiohttp, eta=True),
     "update_status_eta": functools.partial(run_update_status, eta=True),
+    "sdk_on_aiohttp_eta": functools.partial(run_update_status, eta=True, on_aiohttp=True),
 }
 
 

@@ -30,7 +30,7 @@ from .server import local_server
 HERE = Path(__file__).resolve().parent
 #: The contenders counted: hand-written aiohttp and the SDK, without and with an ETA; "harness"
 #: is the benchmark's own per-request cost (ids, workers, latencies), included in every figure.
-NAMES = ("harness", "aiohttp", "update_status", "aiohttp_eta", "update_status_eta")
+NAMES = ("harness", "aiohttp", "update_status", "aiohttp_eta", "update_status_eta", "sdk_on_aiohttp_eta")
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 

@@ -19,11 +19,12 @@ from .clients import NAMES, Run
 #: Contender -> its ratio's label; the baseline is the label's right-hand side.
 RATIOS = {
     "update_status": "update_status/aiohttp", "stream": "stream/aiohttp", "httpx": "httpx/aiohttp",
-    "update_status_eta": "update_status_eta/aiohttp_eta",
+    "update_status_eta": "update_status_eta/aiohttp_eta", "sdk_on_aiohttp_eta": "sdk_on_aiohttp_eta/aiohttp_eta",
 }
 BASELINES = ("aiohttp", "aiohttp_eta")
 TARGET_CONCURRENCIES = (64, 256)
-MIN_RATIO = {"update_status": 0.90, "stream": 0.85, "update_status_eta": 0.90}
+#: Issue 15 asks the stream for >= 0.95x a hand-written aiohttp worker pool; the others are earlier floors.
+MIN_RATIO = {"update_status": 0.90, "stream": 0.95, "update_status_eta": 0.90}
 #: Issue 15: update_status with an ETA at least this fast as hand-written aiohttp, per concurrency.
 ETA_MIN_RATIO = {1: 1.00, 64: 1.05, 256: 1.05}
 #: Issue 15: what the SDK may add to a raw aiohttp update with an ETA, in CPU µs, by instruction counts.
@@ -142,6 +143,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append(_row("SDK CPU over raw aiohttp, ETA path, concurrency 64 (instruction counts)",
                      f"<= {MAX_SDK_US_OVER_RAW:.0f} µs", over,
                      None if over is None else over <= MAX_SDK_US_OVER_RAW, "{:.1f} µs"))
+    if "sdk_on_aiohttp_eta" in counted and "aiohttp_eta" in counted:  # for reference: no target of its own
+        layers = counted["sdk_on_aiohttp_eta"]["median"] - counted["aiohttp_eta"]["median"]
+        layers /= instructions_per_us(results)[0]
+        rows.append(_row("for reference: the SDK's layers alone (SDK on transport=\"aiohttp\" over raw aiohttp)",
+                         "none", layers, None, "{:.1f} µs"))
     cpu = results.get("cpu", {}).get("us", {}).get("sum")
     rows.append(_row("SDK CPU cost per update", f"<= {MAX_CPU_US:.0f} µs", cpu,
                      None if cpu is None else cpu <= MAX_CPU_US, "{:.1f} µs"))

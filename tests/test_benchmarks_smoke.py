@@ -35,7 +35,8 @@ def test_quick_benchmark_writes_throughput_and_cpu(tmp_path: Path) -> None:
         entry = results["throughput"][concurrency]
         for name in ("aiohttp", "update_status", "stream", "httpx"):
             assert {"updates_per_s", "p50_ms", "p99_ms", "cpu_us_per_update", "rounds"} <= set(entry[name])
-        ratios = {"update_status/aiohttp", "stream/aiohttp", "httpx/aiohttp", "update_status_eta/aiohttp_eta"}
+        ratios = {"update_status/aiohttp", "stream/aiohttp", "httpx/aiohttp", "update_status_eta/aiohttp_eta",
+                  "sdk_on_aiohttp_eta/aiohttp_eta"}
         assert set(entry["ratios"]) == ratios and set(entry["cpu_ratios"]) == ratios
         assert set(entry["ratio_ranges"]) == ratios
         assert all(low <= entry["ratios"][label] <= high for label, (low, high) in entry["ratio_ranges"].items())
@@ -63,7 +64,7 @@ def test_instruction_children_run_and_the_table_reads() -> None:
     from benchmarks.server import local_server
 
     with local_server("python") as server:
-        for name in ("harness", "aiohttp_eta", "update_status_eta"):
+        for name in ("harness", "aiohttp_eta", "update_status_eta", "sdk_on_aiohttp_eta"):
             done = subprocess.run(
                 [sys.executable, "-m", "benchmarks.instructions", "--child", name, server.url, "2", "20"],
                 cwd=ROOT, capture_output=True, text=True, timeout=120,
