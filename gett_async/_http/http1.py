@@ -17,6 +17,7 @@ import collections
 import contextlib
 import re
 import ssl as ssl_module
+import sys
 import zlib
 from collections.abc import Mapping
 from typing import Any, cast
@@ -33,6 +34,8 @@ from .transport import MAX_BODY, MAX_ERROR_BODY, MAX_UNUSED_BODY, bind_loop, bod
 
 #: How long an idle pooled connection is reused (aiohttp's default keep-alive); older ones are closed.
 KEEPALIVE = 15.0
+#: The most an answer's status line and headers may take; a longer head closes the connection.
+MAX_HEAD = 64 * 1024
 #: Characters a request target may carry as they are; anything else is percent-encoded.
 _UNSAFE = re.compile(r"[^A-Za-z0-9/\-._~%:@!$&'()*+,;=]")
 #: What a header name or value cannot hold (RFC 9110 field syntax; values printable ASCII here).
@@ -52,6 +55,10 @@ class _Broken(Exception):
     """The connection failed or closed before the answer was complete."""
 
 
+class _OutOfStep(Exception):
+    """An answer began that no request is waiting for."""
+
+
 class Http1Transport:
     """Sends `ApiRequest` to ``base_url`` over pooled HTTP/1.1 connections, one attempt per `send`.
 
@@ -66,20 +73,28 @@ class Http1Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_connections = max_connections
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(self.base_url)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise GettError(f"Http1Transport needs an absolute http(s) URL, got {base_url!r}")
         self._tls = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = parts.port or (443 if self._tls else 80)
+        self._port = port or (443 if self._tls else 80)
         self._prefix = parts.path
-        self._host_line = b"Host: " + parts.netloc.encode("idna") + b"\r\n"
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._host_line = b"Host: " + (host if port is None else f"{host}:{port}").encode("idna") + b"\r\n"
         self._ssl = ssl
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._idle: list[_Connection] = []  # the most recently used last: it is the likeliest alive
         self._waiting: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
-        self._connections: set[_Connection] = set()  # open or opening; never more than max_connections
+        self._connections: set[_Connection] = set()  # open or opening
+        # Slots freed for a waiting attempt that has not run yet: nobody else may take them, or a
+        # busy sender could starve the waiters (with no total timeout, for ever).
+        self._reserved = 0
         self._heads: dict[int, tuple[Mapping[str, str], bytes]] = {}
         self._deadlines: SharedDeadlines[asyncio.Future[Any]] = SharedDeadlines(_expire)
 
@@ -100,11 +115,13 @@ class Http1Transport:
             if not waiter.done():
                 waiter.set_exception(_Broken("the client was closed"))
         self._waiting.clear()
-        for connection in list(self._connections):
-            connection.close(abort=connection.answer is not None)
+        closing = list(self._connections)
+        for connection in closing:
+            # TLS: no close_notify exchange, which needs loop rounds that may never come.
+            connection.close(abort=self._tls or connection.answer is not None)
         self._idle.clear()
-        if self._connections:
-            await asyncio.sleep(0)  # let the loop finish closing the sockets it was told to close
+        if closing:
+            await asyncio.sleep(0)  # one loop round: the sockets just aborted are released
 
     def unclosed(self) -> bool:
         """True when connections are open and `aclose` was never called."""
@@ -144,10 +161,24 @@ class Http1Transport:
 
     async def _exchange(self, loop: asyncio.AbstractEventLoop, request: ApiRequest, timeout: Timeout) -> _Answer:
         started = loop.time()
-        data = self._bytes(request)  # before taking a connection: a refused request must not hold one
+        self._head(request.headers)  # refuses bad headers before a connection is taken (then kept ready)
         connection = await self._connection(loop, timeout, started)
-        answer = connection.start(data, MAX_BODY if request.reads_body else MAX_UNUSED_BODY, timeout.read)
         total = timeout.total
+        if total is not None and loop.time() - started >= total:
+            # The shared timer fires up to a tick late: a request due already is not written at all.
+            self._release(connection)
+            raise _Expired("total")
+        try:
+            # The request's bytes (the key among them) are never a local of this frame, which
+            # a cancel or an outer timeout's traceback would keep.
+            answer = connection.start(self._bytes(request), MAX_BODY if request.reads_body else MAX_UNUSED_BODY,
+                                      timeout.read)
+        except GettError:  # refused before anything was written: the connection is as good as it was
+            self._release(connection)
+            raise
+        except BaseException:
+            connection.close()
+            raise
         tick = self._deadlines.arm(answer, total - (loop.time() - started)) if total is not None else 0
         try:
             result = await answer
@@ -163,17 +194,19 @@ class Http1Transport:
     async def _connection(self, loop: asyncio.AbstractEventLoop, timeout: Timeout, started: float) -> _Connection:
         """A live pooled connection, a new one, or (at the limit) the next one given back."""
         while True:
+            if self._closed:
+                raise _Broken("the client was closed")
             while self._idle:
                 connection = self._idle.pop()
-                if not connection.closed and loop.time() - connection.idle_since < KEEPALIVE:
+                if connection.usable(loop.time()):
                     return connection
                 connection.close(abort=False)
-            if len(self._connections) < self.max_connections:
+            if len(self._connections) + self._reserved < self.max_connections:
                 return await self._connect(loop, timeout, started)
             given = await self._wait_for_turn(loop, timeout, started)
-            # None: a slot was freed. Look again rather than connect at once: a send that began
-            # meanwhile may have taken it, and connecting anyway would exceed max_connections.
-            if given is not None and not given.closed:
+            if given is None:  # a slot was freed and kept for this attempt: look again, it is there
+                self._reserved -= 1
+            elif not given.closed:
                 return given
 
     async def _wait_for_turn(
@@ -189,6 +222,7 @@ class Http1Transport:
             if turn.done() and not turn.cancelled() and turn.exception() is None:
                 given = turn.result()  # handed over just as this attempt gave up: pass it on
                 if given is None:
+                    self._reserved -= 1
                     self._freed()
                 else:
                     self._release(given)
@@ -209,17 +243,24 @@ class Http1Transport:
             limit = left if limit is None else min(limit, left)
         try:
             context = self._context() if self._tls else None
-            await asyncio.wait_for(
-                loop.create_connection(lambda: connection, self._host, self._port, ssl=context,
-                                       server_hostname=self._host if context is not None else None),
-                limit,
+            connecting = loop.create_connection(
+                lambda: connection, self._host, self._port, ssl=context,
+                server_hostname=self._host if context is not None else None, happy_eyeballs_delay=0.25,
             )
+            if sys.version_info >= (3, 11):
+                # Not wait_for: on 3.11 it can swallow a cancel that lands as the connection is made.
+                async with asyncio.timeout(limit):
+                    await connecting
+            else:  # pragma: no cover - Python 3.10
+                await asyncio.wait_for(connecting, limit)
+        except asyncio.TimeoutError:
+            connection.close()
+            raise _Expired("connect" if limit == timeout.connect else "total") from None
         except BaseException:
-            self.forget(connection)
             connection.close()
             raise
-        if connection.closed:  # closed (by aclose) while it was being made: connection_made dropped it
-            raise _Broken("the client was closed")
+        if connection.closed:  # closed while it was being made: connection_made dropped it
+            raise _Broken("the client was closed" if self._closed else "the connection closed as it was made")
         return connection
 
     def _context(self) -> ssl_module.SSLContext:
@@ -252,6 +293,7 @@ class Http1Transport:
         while self._waiting:
             turn = self._waiting.popleft()
             if not turn.done():
+                self._reserved += 1
                 turn.set_result(None)
                 return
 
@@ -264,7 +306,10 @@ class Http1Transport:
         head = self._head(request.headers)
         body = request.body
         if body is None:
-            return b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method.encode("ascii"), target.encode("ascii"), head)
+            if request.write:  # a POST or DELETE without a body still says so (some front ends want it)
+                body = b""
+            else:
+                return b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method.encode("ascii"), target.encode("ascii"), head)
         return b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
             request.method.encode("ascii"), target.encode("ascii"), head, len(body), body
         )
@@ -278,7 +323,9 @@ class Http1Transport:
         lines = [self._host_line]
         for name, value in headers.items():
             if _NOT_HEADER.search(name) is not None or _NOT_VALUE.search(value) is not None:
-                # Checked here too, as the bytes go out as they are. The value is not shown: it may be the key.
+                # Checked here too, as the bytes go out as they are. The value is not shown, and
+                # the lines made so far go first: either may hold the key.
+                del lines
                 raise GettError(f"the {name!r} header holds characters an HTTP header cannot carry")
             lines.append(f"{name}: {value}\r\n".encode("ascii"))
         head = b"".join(lines)
@@ -304,6 +351,7 @@ class _Connection(asyncio.Protocol):
         self._read_limit: float | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._reset(0)
+        self.reusable = True  # nothing written yet
 
     def _reset(self, limit_ok: int) -> None:
         self.status = 0
@@ -314,6 +362,12 @@ class _Connection(asyncio.Protocol):
         self._limit_ok = limit_ok
         self._limit = limit_ok
         self._sized = False  # the answer says where it ends (Content-Length or chunked)
+        self._head_size: int | None = 0  # bytes received before the head was complete; None once it is
+
+    def usable(self, now: float) -> bool:
+        """Open, not closing, and idle for less than `KEEPALIVE`."""
+        return (not self.closed and self.transport is not None and not self.transport.is_closing()
+                and now - self.idle_since < KEEPALIVE)
 
     def start(self, data: bytes, limit_ok: int, read_limit: float | None) -> asyncio.Future[_Answer]:
         """Write one request; the future is its answer: (status, raw headers, body, whole)."""
@@ -340,9 +394,16 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
+            # Also raised for on_message_begin's _OutOfStep: a second answer in the same bytes.
             self._fail(_Broken(f"malformed HTTP answer: {exc}"))
             self.close()
             return
+        if self._head_size is not None:  # these bytes did not complete the head
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._fail(_Broken(f"the answer's headers are larger than {MAX_HEAD // 1024} KiB"))
+                self.close()
+                return
         if self._read_timer is not None and self.answer is not None:
             self._read_timer.cancel()
             assert self._read_limit is not None
@@ -358,16 +419,23 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self.answer is None:  # after the answer, in the same bytes: stop the parser here
+            self.reusable = False
+            raise _OutOfStep
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._head_size = None
         self.status = self.parser.get_status_code()
         if self.status >= 300:
             self._limit = MAX_ERROR_BODY
-        self._sized = any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
-        ) or self.status in (204, 304) or self.status < 200
+        self._sized = self.status in (204, 304) or self.status < 200 or any(
+            name.lower() == b"content-length" or (name.lower() == b"transfer-encoding" and b"chunked" in value.lower())
+            for name, value in self.headers
+        )
 
     def on_body(self, chunk: bytes) -> None:
         if self.answer is None:
@@ -387,6 +455,7 @@ class _Connection(asyncio.Protocol):
                 # An interim answer (100 Continue, 103 Early Hints): the final one follows.
                 self.status = 0
                 self.headers = []
+                self._head_size = 0
                 return
             self.reusable = self.parser.should_keep_alive()
             self._finish()
@@ -395,9 +464,10 @@ class _Connection(asyncio.Protocol):
 
     def _finish(self) -> None:
         answer, self.answer = self.answer, None
+        headers, self.headers = self.headers, []  # the answer's own: nothing parsed later lands in it
         self._stop_reading_timer()
         if answer is not None and not answer.done():
-            answer.set_result((self.status, self.headers, bytes(self.body), self.whole))
+            answer.set_result((self.status, headers, bytes(self.body), self.whole))
 
     def _fail(self, exc: Exception) -> None:
         answer, self.answer = self.answer, None
