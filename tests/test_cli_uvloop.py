@@ -48,3 +48,22 @@ def test_without_uvloop_the_demo_runs_as_before(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
     assert main(["demo", "--orders", "5", "--no-progress"]) == 0
     assert "FAILED" not in capsys.readouterr().out
+
+
+def test_the_default_transport_works_on_a_real_uvloop() -> None:
+    """Not the fake above: the SDK's own transport on uvloop's loop, over loopback."""
+    uvloop = pytest.importorskip("uvloop")
+    from gett_async import GettClient
+    from gett_async.testing import GettEmulator
+
+    order_id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+
+    async def lifecycle() -> tuple[list[int], str]:
+        async with GettEmulator(auto_create_orders=True) as emu, GettClient(emu.api_key, base_url=emu.url) as gett:
+            receipts = [await gett.orders.update_status(order_id, status=status)
+                        for status in ("confirmed", "preparing", "ready")]
+            return [receipt.status for receipt in receipts], emu.order(order_id).position
+
+    statuses, position = uvloop.run(lifecycle())
+    assert statuses == [204, 204, 204]
+    assert position == "ready"

@@ -245,7 +245,7 @@ class Http1Transport:
             context = self._context() if self._tls else None
             connecting = loop.create_connection(
                 lambda: connection, self._host, self._port, ssl=context,
-                server_hostname=self._host if context is not None else None, happy_eyeballs_delay=0.25,
+                server_hostname=self._host if context is not None else None, **_connect_options(loop),
             )
             if sys.version_info >= (3, 11):
                 # Not wait_for: on 3.11 it can swallow a cancel that lands as the connection is made.
@@ -497,6 +497,12 @@ class _Connection(asyncio.Protocol):
                 else:
                     self.transport.close()
         self.pool.forget(self)
+
+
+def _connect_options(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    """Happy eyeballs (an address that drops packets does not use up the connect limit) where
+    the loop has it: asyncio's own loops do, uvloop does not take the option."""
+    return {"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
