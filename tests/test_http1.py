@@ -5,10 +5,13 @@ safety, gzip, TLS, and the client on top of it."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import ssl
+import threading
 import traceback
+import warnings
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -666,3 +669,207 @@ async def test_the_client_retries_a_dropped_connection() -> None:
     assert (receipt.status, receipt.attempts) == (204, 2)
     assert [seen.connection for seen in server.seen] == [1, 2]
     assert server.seen[0].body == server.seen[1].body
+
+
+# -- after review (f3ae56e): one regression test for each fix -----------------------------
+
+
+async def test_a_second_answer_in_the_same_bytes_stays_out_of_the_first_and_drops_the_connection() -> None:
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Who: A\r\n\r\nA"
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Who: stray\r\n\r\nstr"  # its body cut short
+    second = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nX-Who: B\r\n\r\nB"
+    async with serve(answering(first + stray, second)) as server, transport(server.url) as t:
+        a = await t.send(PING, timeout=Timeout(total=5))
+        b = await t.send(PING, timeout=Timeout(total=5))
+    assert (a.status, list(a.headers.items()), a.body) == (200, [("Content-Length", "1"), ("X-Who", "A")], b"A")
+    assert (b.status, b.headers.get("X-Who"), b.body) == (200, "B", b"B")
+    assert [seen.connection for seen in server.seen] == [1, 2]
+
+
+async def test_a_waiting_send_is_served_while_another_sends_back_to_back() -> None:
+    """One connection allowed, each answer closes it: the slot a busy sender frees goes to the
+    send waiting for it, not back to the busy sender (without a total timeout, it would wait for ever)."""
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    first, served = asyncio.Event(), asyncio.Event()
+
+    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await server.read(reader, n)
+        first.set()
+        writer.write(closing)
+        await writer.drain()
+
+    async with serve(handler) as server, transport(server.url, max_connections=1) as t:
+        busy_sent = 0
+
+        async def busy() -> None:
+            nonlocal busy_sent
+            while not served.is_set() and busy_sent < 50:
+                await t.send(PING, timeout=Timeout(total=None))
+                busy_sent += 1
+
+        busy_task = asyncio.ensure_future(busy())
+        await first.wait()  # the busy sender holds the only connection
+        assert (await t.send(PING, timeout=Timeout(total=None))).status == 200
+        served_after = busy_sent
+        served.set()
+        await busy_task
+    assert served_after < 50
+    assert server.peak == 1
+
+
+@pytest.mark.parametrize("close", [b"", b"Connection: close\r\n"], ids=["connection handed over", "slot freed"])
+async def test_a_waiting_send_given_its_turn_just_before_aclose_sends_nothing(close: bytes) -> None:
+    """A sends its last request and closes the transport; B, waiting for the one connection, is
+    handed it (or its slot) by A's send and runs only after A's aclose: B must not connect again."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + close + b"\r\n"
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await server.read(reader, n)
+            arrived.set()
+            await release.wait()
+            writer.write(answer)
+            await writer.drain()
+
+    async with serve(handler) as server:
+        t = Http1Transport(server.url, max_connections=1)
+
+        async def last_then_close() -> int:
+            status = (await t.send(ApiRequest("GET", "/A"), timeout=Timeout(total=5))).status
+            await t.aclose()  # B was given its turn, but has not run yet
+            return status
+
+        a = asyncio.ensure_future(last_then_close())
+        await arrived.wait()
+        b = asyncio.ensure_future(t.send(ApiRequest("GET", "/B"), timeout=Timeout(total=5)))
+        release.set()  # B runs first and waits: A's connection is busy
+        assert await a == 200
+        with pytest.raises(APIConnectionError, match="closed"):
+            await b
+        assert not t.unclosed()
+    assert [seen.line for seen in server.seen] == ["GET /A HTTP/1.1"]
+    assert server.connections == 1
+
+
+async def test_a_write_without_a_body_says_content_length_0() -> None:
+    async with serve(answering(NO_CONTENT)) as server, transport(server.url) as t:
+        for method in ("POST", "DELETE", "GET"):
+            assert (await t.send(ApiRequest(method, "/v1/x"), timeout=Timeout())).status == 204
+    assert [(seen.line.split(" ")[0], seen.headers.get("content-length")) for seen in server.seen] == [
+        ("POST", "0"), ("DELETE", "0"), ("GET", None)
+    ]
+
+
+async def test_an_answer_head_over_64_kib_is_refused_and_a_body_in_the_same_read_is_not_counted() -> None:
+    # A header of 1 MiB: more than one read of the socket, so the head grows over reads.
+    huge = b"HTTP/1.1 200 OK\r\nX-Big: %s\r\nContent-Length: 2\r\n\r\nok" % (b"a" * MiB)
+    body = b"b" * (60 * 1024)
+    large = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)  # written at once
+    async with serve(answering(huge, large)) as server, transport(server.url) as t:
+        with pytest.raises(APIConnectionError, match="larger than 64 KiB"):
+            await t.send(PING, timeout=Timeout(total=5))
+        got = await t.send(PING, timeout=Timeout(total=5))
+    assert (got.status, got.body) == (200, body)
+    assert [seen.connection for seen in server.seen] == [1, 2]
+
+
+async def test_a_send_due_while_it_waited_for_the_connection_is_never_written() -> None:
+    """B waits for the one connection; its total passes before A's answer frees it, but the
+    shared deadline timer, which fires on tenths of a second, has not fired yet."""
+    loop = asyncio.get_running_loop()
+    arrived, go = asyncio.Event(), asyncio.Event()
+    total = 0.0
+
+    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            seen = await server.read(reader, n)
+            if seen.target == "/A":
+                arrived.set()
+                await go.wait()  # B has started and waits
+                due = loop.time() + total
+                while loop.time() <= due:  # B's total passes, and the loop runs no timer meanwhile
+                    pass
+            writer.write(NO_CONTENT)
+            await writer.drain()
+
+    async with serve(handler) as server, transport(server.url, max_connections=1) as t:
+        a = asyncio.ensure_future(t.send(ApiRequest("POST", "/A", body=b"{}"), timeout=Timeout(total=5)))
+        await arrived.wait()
+        now = loop.time()
+        total = (int(now * 10) + 2) / 10 + 0.01 - now  # B is due just after a tenth: its timer fires 0.09 s later
+        b = asyncio.ensure_future(t.send(ApiRequest("POST", "/B", body=b"{}"), timeout=Timeout(total=total)))
+        go.set()
+        with pytest.raises(APITimeoutError):
+            await b
+        assert (await a).status == 204
+        assert (await t.send(PING, timeout=Timeout(total=5))).status == 204  # the connection B was given is fine
+    assert [(seen.connection, seen.target) for seen in server.seen] == [(1, "/A"), (1, "/v1/ping")]
+
+
+def frame_values(exc: BaseException) -> str:
+    """The repr of every local of every frame in the tracebacks of ``exc`` and its chain."""
+    found, chain, done = [], [exc], set()
+    while chain:
+        exc = chain.pop()
+        if id(exc) in done:
+            continue
+        done.add(id(exc))
+        chain += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+        tb = exc.__traceback__
+        while tb is not None:
+            found += [f"{tb.tb_frame.f_code.co_name}.{name}={value!r}" for name, value in tb.tb_frame.f_locals.items()]
+            tb = tb.tb_next
+    return "\n".join(found)
+
+
+@pytest.mark.parametrize("wrapper", ["asyncio.timeout", "asyncio.wait_for"])
+async def test_an_outer_timeout_keeps_the_key_out_of_every_frame(wrapper: str) -> None:
+    request = ApiRequest("GET", "/v1/x", headers={"Authorization": f"Bearer {API_KEY}"})
+    handler, arrived, _ = silent()
+    async with serve(handler) as server, transport(server.url) as t:
+        with pytest.raises(TimeoutError) as caught:
+            if wrapper == "asyncio.timeout":
+                async with asyncio.timeout(0.2):
+                    await t.send(request, timeout=Timeout(total=None))
+            else:
+                await asyncio.wait_for(t.send(request, timeout=Timeout(total=None)), 0.2)
+        assert arrived.is_set()  # the request went out, and the send was cancelled waiting for its answer
+    seen = frame_values(caught.value)
+    assert "_exchange." in seen  # the transport's frames are there to look at
+    assert API_KEY not in seen
+
+
+def test_aclose_over_tls_leaves_no_socket_unclosed(ca: trustme.CA) -> None:
+    """The server answers, then neither reads nor closes until the client's loop is gone: a
+    close that waits for the close_notify exchange would leave its socket to the collector."""
+    tls, trusted, loop_gone = server_context(ca, "127.0.0.1"), trusting(ca), threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.settimeout(5)
+
+        def serve_one() -> None:
+            with tls.wrap_socket(listening.accept()[0], server_side=True) as conn:
+                received = b""
+                while not received.endswith(b"\r\n\r\n"):
+                    received += conn.recv(4096)
+                conn.sendall(NO_CONTENT)
+                loop_gone.wait(5)
+
+        async def exchange() -> int:
+            t = Http1Transport(f"https://127.0.0.1:{listening.getsockname()[1]}", ssl=trusted)
+            status = (await t.send(PING, timeout=Timeout(total=5))).status
+            await t.aclose()
+            return status
+
+        server = threading.Thread(target=serve_one, daemon=True)
+        server.start()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ResourceWarning)
+                assert asyncio.run(exchange()) == 204
+                gc.collect()
+        finally:
+            loop_gone.set()
+            server.join(5)
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not [m for m in unclosed if "unclosed" in m and ("socket" in m or "transport" in m)], unclosed
