@@ -80,9 +80,9 @@ class Http1Transport:
             parts, port = None, None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise GettError(f"Http1Transport needs an absolute http(s) URL, got {base_url!r}")
-        self._tls = parts.scheme == "https"
+        self.tls = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = port or (443 if self._tls else 80)
+        self._port = port or (443 if self.tls else 80)
         self._prefix = parts.path
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._host_line = b"Host: " + (host if port is None else f"{host}:{port}").encode("idna") + b"\r\n"
@@ -117,8 +117,7 @@ class Http1Transport:
         self._waiting.clear()
         closing = list(self._connections)
         for connection in closing:
-            # TLS: no close_notify exchange, which needs loop rounds that may never come.
-            connection.close(abort=self._tls or connection.answer is not None)
+            connection.close(abort=connection.answer is not None)
         self._idle.clear()
         if closing:
             await asyncio.sleep(0)  # one loop round: the sockets just aborted are released
@@ -242,7 +241,7 @@ class Http1Transport:
             left = timeout.total - (loop.time() - started)
             limit = left if limit is None else min(limit, left)
         try:
-            context = self._context() if self._tls else None
+            context = self._context() if self.tls else None
             connecting = loop.create_connection(
                 lambda: connection, self._host, self._port, ssl=context,
                 server_hostname=self._host if context is not None else None, **_connect_options(loop),
@@ -428,6 +427,11 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if sum(len(name) + len(value) for name, value in self.headers) > MAX_HEAD:
+            # The per-read count in data_received misses a head that arrives in one read.
+            self._fail(_Broken(f"the answer's headers are larger than {MAX_HEAD // 1024} KiB"))
+            self.reusable = False
+            raise _OutOfStep
         self._head_size = None
         self.status = self.parser.get_status_code()
         if self.status >= 300:
@@ -492,7 +496,9 @@ class _Connection(asyncio.Protocol):
             self.closed = True
             self._fail(_Broken("the connection was closed"))
             if self.transport is not None:
-                if abort:
+                # TLS: no close_notify exchange, whose socket would outlive the pool's count (and
+                # perhaps the loop) while it waits for the server's reply.
+                if abort or self.pool.tls:
                     self.transport.abort()
                 else:
                     self.transport.close()
