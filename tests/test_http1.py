@@ -357,7 +357,9 @@ async def test_an_answer_that_stalls_after_its_headers_hits_the_read_timeout() -
         await hung_up.wait()
 
 
-async def test_waiting_for_a_connection_counts_towards_the_total_and_the_pool_recovers() -> None:
+def held(answer: bytes) -> tuple[Handler, asyncio.Event, asyncio.Event]:
+    """A handler that answers each request with ``answer`` once ``release`` is set; ``arrived``
+    is set as each request is read."""
     arrived, release = asyncio.Event(), asyncio.Event()
 
     async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
@@ -365,8 +367,14 @@ async def test_waiting_for_a_connection_counts_towards_the_total_and_the_pool_re
             await server.read(reader, n)
             arrived.set()
             await release.wait()
-            writer.write(NO_CONTENT)
+            writer.write(answer)
             await writer.drain()
+
+    return handler, arrived, release
+
+
+async def test_waiting_for_a_connection_counts_towards_the_total_and_the_pool_recovers() -> None:
+    handler, arrived, release = held(NO_CONTENT)
 
     async with serve(handler) as server, transport(server.url, max_connections=1) as t:
         stalled = asyncio.ensure_future(t.send(PING, timeout=Timeout(total=None)))
@@ -722,15 +730,7 @@ async def test_a_waiting_send_given_its_turn_just_before_aclose_sends_nothing(cl
     """A sends its last request and closes the transport; B, waiting for the one connection, is
     handed it (or its slot) by A's send and runs only after A's aclose: B must not connect again."""
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + close + b"\r\n"
-    arrived, release = asyncio.Event(), asyncio.Event()
-
-    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            await server.read(reader, n)
-            arrived.set()
-            await release.wait()
-            writer.write(answer)
-            await writer.drain()
+    handler, arrived, release = held(answer)
 
     async with serve(handler) as server:
         t = Http1Transport(server.url, max_connections=1)
