@@ -201,19 +201,21 @@ async def test_sends_beyond_the_limit_wait_for_a_connection() -> None:
     assert (server.peak, server.connections, len(server.seen)) == (2, 2, 10)
 
 
+async def first_hangs_up(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+    """Hangs up on the first connection's request without an answer; answers 204 on the others."""
+    while True:
+        await server.read(reader, n)
+        if n == 1:
+            return
+        writer.write(NO_CONTENT)
+        await writer.drain()
+
+
 async def test_a_slot_freed_by_a_failure_is_not_taken_twice() -> None:
     """The one connection allowed fails while another send waits for it; a new send takes the
     freed slot first, and the waiting one must then wait for that connection, not open a second."""
 
-    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            await server.read(reader, n)
-            if n == 1:
-                return  # hang up without an answer
-            writer.write(NO_CONTENT)
-            await writer.drain()
-
-    async with serve(handler) as server, transport(server.url, max_connections=1) as t:
+    async with serve(first_hangs_up) as server, transport(server.url, max_connections=1) as t:
         waiting = asyncio.ensure_future(t.send(PING, timeout=Timeout(total=5)))  # runs once this task waits
         with pytest.raises(APIConnectionError):
             await t.send(PING, timeout=Timeout(total=5))
@@ -664,15 +666,7 @@ async def test_the_client_sends_an_update_over_the_default_transport() -> None:
 
 
 async def test_the_client_retries_a_dropped_connection() -> None:
-    async def handler(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            await server.read(reader, n)
-            if n == 1:
-                return  # hang up without an answer
-            writer.write(NO_CONTENT)
-            await writer.drain()
-
-    async with serve(handler) as server, GettClient(API_KEY, base_url=server.url, retry=FAST) as gett:
+    async with serve(first_hangs_up) as server, GettClient(API_KEY, base_url=server.url, retry=FAST) as gett:
         receipt = await gett.orders.update_status(ORDER_ID, status="ready")
     assert (receipt.status, receipt.attempts) == (204, 2)
     assert [seen.connection for seen in server.seen] == [1, 2]
