@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import aiohttp
 import attrs
 import backoff
 
@@ -37,10 +36,8 @@ logger = logging.getLogger("gett_async")
 #: Response headers that may appear in DEBUG logs; nothing else is logged.
 LOGGED_HEADERS = ("Content-Type", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Request-Id")
 
-USER_AGENT = (
-    f"gett-async/{__version__} aiohttp/{aiohttp.__version__} "
-    f"{platform.python_implementation()}/{platform.python_version()}"
-)
+#: The SDK and the interpreter; not the HTTP library, which depends on the transport.
+USER_AGENT = f"gett-async/{__version__} {platform.python_implementation()}/{platform.python_version()}"
 
 
 @attrs.frozen(slots=True)
@@ -215,7 +212,7 @@ class Sender:
         try:
             response = await self.transport.send(request, timeout=timeout)
         except APIConnectionError as exc:
-            exc.args = tuple(self._secret.scrub(arg) for arg in exc.args)  # aiohttp may quote the server
+            exc.args = tuple(self._secret.scrub(arg) for arg in exc.args)  # a transport may quote the server
             raise
         return decipher_response(request, response, self._secret)
 
