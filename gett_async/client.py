@@ -6,6 +6,7 @@ import asyncio
 import functools
 import ipaddress
 import os
+import ssl as ssl_module
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -59,7 +60,8 @@ class GettClient:
     visible ASCII (the key is never echoed), an unknown environment, a plain ``http://`` base
     URL that is not loopback, ``max_retries`` together with ``retry``, a timeout that is not
     finite positive seconds, a user agent with control or non-ASCII characters, ``session``,
-    ``max_connections`` or ``trace_configs`` together with ``transport``.
+    ``max_connections``, ``trace_configs`` or ``ssl`` together with ``transport``, and ``ssl``
+    (an ``ssl.SSLContext`` for the built-in transports: a private CA) together with ``session``.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class GettClient:
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         user_agent: str | None = None,
         paths: ApiPaths | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         # Wrapped at once and the parameter dropped: no frame below holds the key as a plain str
         # (tracebacks that print locals would show it).
@@ -94,11 +97,15 @@ class GettClient:
             validate.visible_ascii("user_agent", user_agent, spaces=True)
         if transport is not None and transport != "aiohttp":
             for name, value in (("session", session), ("max_connections", max_connections),
-                                ("trace_configs", trace_configs)):
+                                ("trace_configs", trace_configs), ("ssl", ssl)):
                 if value is not None:
-                    raise GettValidationError(name, "configures the default transport; not with transport=")
+                    raise GettValidationError(name, "configures the built-in transports; not with transport=")
         elif max_connections is not None:
             validate.whole("max_connections", max_connections, minimum=1)
+        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
+            raise GettValidationError("ssl", f"must be an ssl.SSLContext, got {type(ssl).__name__}")
+        if ssl is not None and session is not None:
+            raise GettValidationError("ssl", "give your session's connector its SSL context; not with session=")
         self._environment: Environment = environment
         self._base_url = _check_base_url(base_url) if base_url is not None else BASE_URLS[environment]
         if retry is None:
@@ -118,10 +125,11 @@ class GettClient:
         if transport is None or transport == "aiohttp":
             connection_limit = max_connections or 100
             if transport is None and session is None and trace_configs is None:
-                transport = Http1Transport(self._base_url, max_connections=connection_limit)
+                transport = Http1Transport(self._base_url, max_connections=connection_limit, ssl=ssl)
             else:
                 transport = AiohttpTransport(
-                    self._base_url, session=session, max_connections=connection_limit, trace_configs=trace_configs
+                    self._base_url, session=session, max_connections=connection_limit, trace_configs=trace_configs,
+                    ssl=ssl,
                 )
         elif isinstance(transport, str):
             raise GettValidationError("transport", f"must be a Transport or 'aiohttp', got {transport!r}")

@@ -29,6 +29,7 @@ from gett_async import (
     APITimeoutError,
     GettClient,
     GettError,
+    GettValidationError,
     Http1Transport,
     Timeout,
 )
@@ -817,18 +818,24 @@ def frame_values(exc: BaseException) -> str:
     return "\n".join(found)
 
 
-@pytest.mark.parametrize("wrapper", ["asyncio.timeout", "asyncio.wait_for"])
-async def test_an_outer_timeout_keeps_the_key_out_of_every_frame(wrapper: str) -> None:
+@pytest.mark.parametrize("in_a_task", [False, True], ids=["inline", "in a task"])
+async def test_an_outer_timeout_keeps_the_key_out_of_every_frame(in_a_task: bool) -> None:
+    """An outer ``asyncio.timeout`` fires only once the request arrived, i.e. while the send
+    waits for the answer with the request's bytes made: no frame of the traceback may hold them."""
     request = ApiRequest("GET", "/v1/x", headers={"Authorization": f"Bearer {API_KEY}"})
     handler, arrived, _ = silent()
     async with serve(handler) as server, transport(server.url) as t:
         with pytest.raises(TimeoutError) as caught:
-            if wrapper == "asyncio.timeout":
-                async with asyncio.timeout(0.2):
-                    await t.send(request, timeout=Timeout(total=None))
-            else:
-                await asyncio.wait_for(t.send(request, timeout=Timeout(total=None)), 0.2)
-        assert arrived.is_set()  # the request went out, and the send was cancelled waiting for its answer
+            async with asyncio.timeout(None) as outer:
+
+                async def fire_once_arrived() -> None:
+                    await arrived.wait()
+                    outer.reschedule(asyncio.get_running_loop().time())  # due now
+
+                firing = asyncio.ensure_future(fire_once_arrived())
+                sending = t.send(request, timeout=Timeout(total=None))
+                await (asyncio.ensure_future(sending) if in_a_task else sending)
+        await firing
     seen = frame_values(caught.value)
     assert "_exchange." in seen  # the transport's frames are there to look at
     assert API_KEY not in seen
@@ -867,3 +874,35 @@ def test_aclose_over_tls_leaves_no_socket_unclosed(ca: trustme.CA) -> None:
             server.join(5)
     unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert not [m for m in unclosed if "unclosed" in m and ("socket" in m or "transport" in m)], unclosed
+
+
+@pytest.mark.parametrize("built_in", [None, "aiohttp"], ids=["http1", "aiohttp"])
+async def test_the_client_takes_an_ssl_context_for_a_private_ca(ca: trustme.CA, built_in: str | None) -> None:
+    tls = server_context(ca, "127.0.0.1")
+    async with serve(answering(NO_CONTENT), tls=tls) as server:
+        async with GettClient(API_KEY, base_url=https(server), ssl=trusting(ca), transport=built_in) as gett:
+            receipt = await gett.orders.complete(ORDER_ID)
+        async with GettClient(API_KEY, base_url=https(server), transport=built_in, max_retries=0) as gett:
+            with pytest.raises(APIConnectionError, match="certificate verify failed"):
+                await gett.orders.complete(ORDER_ID)  # the system's CAs do not know this one
+    assert receipt.status == 204
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("options", [
+    {"ssl": "not a context"},
+    {"ssl": ssl.create_default_context(), "transport": Http1Transport("http://127.0.0.1:1")},
+])
+def test_the_clients_ssl_option_is_checked(options: dict[str, Any]) -> None:
+    with pytest.raises(GettValidationError) as caught:
+        GettClient(API_KEY, base_url="http://127.0.0.1:1", **options)
+    assert caught.value.field == "ssl"
+
+
+async def test_head_requests_and_no_connections_are_refused() -> None:
+    with pytest.raises(GettError, match="max_connections"):
+        Http1Transport("http://127.0.0.1:1", max_connections=0)
+    async with serve(answering(NO_CONTENT)) as server, transport(server.url) as t:
+        with pytest.raises(GettError, match="HEAD"):
+            await t.send(ApiRequest("HEAD", "/v1/x"), timeout=Timeout())
+    assert server.seen == []

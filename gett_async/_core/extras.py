@@ -32,6 +32,12 @@ _FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")  # printable ASCII on one line: no 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def is_header_field(name: str, value: str) -> bool:
+    """True when ``name`` is an HTTP token and ``value`` printable ASCII on one line: the one
+    rule for every header the SDK writes (transports check the bytes they send with it too)."""
+    return _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
+
+
 def extra_headers(extra: object) -> dict[str, str]:
     """``extra`` as headers to add to one request.
 

@@ -1,1 +1,1 @@
-"""The I/O layer: the aiohttp transport, the sender (retries, gate, logs, hooks), the gate."""
+"""The I/O layer: the two built-in transports, the sender (retries, gate, logs, hooks), the gate."""

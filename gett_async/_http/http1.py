@@ -26,11 +26,12 @@ from urllib.parse import quote, urlencode, urlsplit
 import httptools
 from multidict import CIMultiDict
 
+from .._core.extras import is_header_field
 from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError, GettError
+from .common import MAX_ERROR_BODY, bind_loop, body_limit, describe_limits, too_large
 from .deadlines import SharedDeadlines
-from .transport import MAX_BODY, MAX_ERROR_BODY, MAX_UNUSED_BODY, bind_loop, body_limit, describe_limits
 
 #: How long an idle pooled connection is reused (aiohttp's default keep-alive); older ones are closed.
 KEEPALIVE = 15.0
@@ -38,9 +39,6 @@ KEEPALIVE = 15.0
 MAX_HEAD = 64 * 1024
 #: Characters a request target may carry as they are; anything else is percent-encoded.
 _UNSAFE = re.compile(r"[^A-Za-z0-9/\-._~%:@!$&'()*+,;=]")
-#: What a header name or value cannot hold (RFC 9110 field syntax; values printable ASCII here).
-_NOT_HEADER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]|^$")
-_NOT_VALUE = re.compile(r"[^\t\x20-\x7e]")
 #: The header sets whose bytes are kept ready (the sender's two, plus per-call extras).
 _KEPT = 16
 
@@ -66,12 +64,16 @@ class Http1Transport:
     wait counts towards the total timeout). ``ssl`` replaces the default TLS context
     (``ssl.create_default_context()``: certificates and host names checked). A transport belongs
     to the event loop of its first request: use from another loop raises GettError at once.
+    Refuses (GettError): a base URL that is not absolute http(s), ``max_connections`` below 1,
+    and a HEAD request (whose answer has no body; the SDK sends none).
     """
 
     def __init__(
         self, base_url: str, *, max_connections: int = 100, ssl: ssl_module.SSLContext | None = None
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        if type(max_connections) is not int or max_connections < 1:
+            raise GettError(f"max_connections must be a whole number >= 1, got {max_connections!r}")
         self.max_connections = max_connections
         try:
             parts = urlsplit(self.base_url)
@@ -152,13 +154,12 @@ class Http1Transport:
         if encoding is not None and body and whole:
             body, whole = _decoded(body, encoding.lower(), body_limit(request, status))
         if status < 300 and request.reads_body and not whole:
-            raise GettError(
-                f"{request.method} {request.template} -> {status}: the response body is larger than "
-                f"{MAX_BODY // (1024 * 1024)} MiB; not read"
-            )
+            raise too_large(request, status)
         return ApiResponse(status, headers, body)
 
     async def _exchange(self, loop: asyncio.AbstractEventLoop, request: ApiRequest, timeout: Timeout) -> _Answer:
+        if request.method == "HEAD":
+            raise GettError("Http1Transport sends no HEAD requests (their answers have no body to read)")
         started = loop.time()
         self._head(request.headers)  # refuses bad headers before a connection is taken (then kept ready)
         connection = await self._connection(loop, timeout, started)
@@ -170,8 +171,7 @@ class Http1Transport:
         try:
             # The request's bytes (the key among them) are never a local of this frame, which
             # a cancel or an outer timeout's traceback would keep.
-            answer = connection.start(self._bytes(request), MAX_BODY if request.reads_body else MAX_UNUSED_BODY,
-                                      timeout.read)
+            answer = connection.start(self._bytes(request), body_limit(request, 200), timeout.read)
         except GettError:  # refused before anything was written: the connection is as good as it was
             self._release(connection)
             raise
@@ -321,7 +321,7 @@ class Http1Transport:
                 return found[1]
         lines = [self._host_line]
         for name, value in headers.items():
-            if _NOT_HEADER.search(name) is not None or _NOT_VALUE.search(value) is not None:
+            if not is_header_field(name, value):
                 # Checked here too, as the bytes go out as they are. The value is not shown, and
                 # the lines made so far go first: either may hold the key.
                 del lines

@@ -1,4 +1,5 @@
-"""`AiohttpTransport`: the default transport, and the only code that sends with aiohttp.
+"""`AiohttpTransport`: the only code that sends with aiohttp (``transport="aiohttp"``, ``session=``,
+``trace_configs=``); `Http1Transport` is the default.
 
 It does one attempt per `send`: one pooled (or the caller's own) ``aiohttp.ClientSession``,
 the attempt's timeout, and bounded reads. It knows nothing of keys, retries or the gate.
@@ -7,6 +8,7 @@ the attempt's timeout, and bounded reads. It knows nothing of keys, retries or t
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
@@ -17,16 +19,9 @@ from multidict import CIMultiDict
 
 from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
-from ..errors import APIConnectionError, APITimeoutError, GettError
+from ..errors import APIConnectionError, APITimeoutError
+from .common import bind_loop, body_limit, describe_limits, too_large
 from .deadlines import SharedDeadlines
-
-#: The most of an error body kept (``APIError.body``); a longer one is cut and its connection closed.
-MAX_ERROR_BODY = 1024 * 1024
-#: The most of a success body read when the SDK parses it (store lists, onboarding objects).
-MAX_BODY = 16 * 1024 * 1024
-#: Of a success body the SDK does not use (order updates, catalog notifications), at most this
-#: much is read to keep the connection reusable; a longer one closes the connection instead.
-MAX_UNUSED_BODY = 64 * 1024
 
 
 class AiohttpTransport:
@@ -44,9 +39,11 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
         max_connections: int = 100,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_connections = max_connections
+        self._ssl = ssl
         self._session = session
         self._owns_session = session is None
         self._trace_configs = list(trace_configs or ())
@@ -64,7 +61,8 @@ class AiohttpTransport:
             self._loop = self._deadlines.loop = loop
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=self.max_connections, ttl_dns_cache=300
+                limit=self.max_connections, limit_per_host=self.max_connections, ttl_dns_cache=300,
+                ssl=self._ssl if self._ssl is not None else True,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, trace_configs=self._trace_configs or None, auto_decompress=True
@@ -104,10 +102,7 @@ class AiohttpTransport:
             # __context__: its frames hold the request headers, the API key included.
             raise failure
         if response.status < 300 and request.reads_body and not whole:
-            raise GettError(
-                f"{what} -> {response.status}: the response body is larger than {MAX_BODY // (1024 * 1024)} MiB; "
-                "not read"
-            )
+            raise too_large(request, response.status)
         return response
 
     async def _exchange(
@@ -233,32 +228,6 @@ def _uncancel(task: asyncio.Task[Any] | None, cancelling: int) -> bool:
     if sys.version_info >= (3, 11) and task is not None:
         return task.uncancel() > cancelling
     return False
-
-
-def bind_loop(bound: asyncio.AbstractEventLoop | None, closed: bool) -> asyncio.AbstractEventLoop:
-    """The running loop, if a transport bound to ``bound`` (None: not yet) may be used from it.
-    Refuses (GettError) another loop than the bound one, and a closed transport."""
-    loop = asyncio.get_running_loop()
-    if bound is not None and loop is not bound:
-        raise GettError(
-            "this GettClient belongs to another event loop; create one client per loop "
-            "(connections cannot move between loops)"
-        )
-    if closed:
-        raise GettError("this GettClient is closed")
-    return loop
-
-
-def describe_limits(timeout: Timeout) -> str:
-    parts = [f"{name} {value:g} s" for name, value in (("total", timeout.total), ("connect", timeout.connect),
-                                                       ("read", timeout.read)) if value is not None]
-    return ", ".join(parts) or "no limit"
-
-
-def body_limit(request: ApiRequest, status: int) -> int:
-    if status >= 300:
-        return MAX_ERROR_BODY
-    return MAX_BODY if request.reads_body else MAX_UNUSED_BODY
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
