@@ -8,6 +8,7 @@ with asyncio's subprocess API for the same reason.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -789,16 +790,22 @@ async def test_replay_input_that_breaks_off_exits_2(
     """An input that fails mid-way (an I/O error) must not end as a quiet success, nor as a mere refusal."""
     order_id = keyed.create_order()
 
-    async def broken(source: Any) -> AsyncIterator[tuple[int, str | None]]:
-        yield 1, "not JSON"
-        yield 2, json.dumps({"orderId": order_id, "status": "confirmed"})
-        raise OSError("Input/output error")
+    class BreaksOff:
+        """Standard input that gives two lines, then fails as a broken device or pipe would."""
 
-    monkeypatch.setattr(cli, "_numbered", broken)
-    source = tmp_path / "events.jsonl"
-    source.write_text("ignored\n", encoding="utf-8")
+        lines = [b"not JSON\n", json.dumps({"orderId": order_id, "status": "confirmed"}).encode() + b"\n"]
+
+        def fileno(self) -> int:
+            raise io.UnsupportedOperation("fileno")  # as io.BytesIO says: not a file on disk
+
+        def readline(self) -> bytes:
+            if self.lines:
+                return self.lines.pop(0)
+            raise OSError("Input/output error")
+
+    monkeypatch.setattr(sys, "stdin", BreaksOff())
     out = tmp_path / "outcomes.jsonl"
-    assert await _cli("replay", str(source), "--out", str(out), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
+    assert await _cli("replay", "-", "--out", str(out), "--base-url", keyed.url, "--no-progress") == EXIT_USAGE
     captured = capsys.readouterr()
     assert captured.out == "sent=1 refused=1 failed=0 superseded=0\n"
     assert "Input/output error" in _target_then_error(captured.err, f"{keyed.url} (--base-url)")
