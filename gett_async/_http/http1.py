@@ -27,10 +27,9 @@ import httptools
 from multidict import CIMultiDict
 
 from .._core.extras import is_header_field
-from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError, GettError
-from .common import MAX_ERROR_BODY, bind_loop, body_limit, describe_limits, too_large
+from .common import MAX_ERROR_BODY, PreparedHeaders, bind_loop, body_limit, describe_limits, too_large
 from .deadlines import SharedDeadlines
 
 #: How long an idle pooled connection is reused (aiohttp's default keep-alive); older ones are closed.
@@ -39,8 +38,6 @@ KEEPALIVE = 15.0
 MAX_HEAD = 64 * 1024
 #: Characters a request target may carry as they are; anything else is percent-encoded.
 _UNSAFE = re.compile(r"[^A-Za-z0-9/\-._~%:@!$&'()*+,;=]")
-#: The header sets whose bytes are kept ready (the sender's two, plus per-call extras).
-_KEPT = 16
 
 _Answer = tuple[int, list[tuple[bytes, bytes]], bytes, bool]
 
@@ -97,7 +94,7 @@ class Http1Transport:
         # Slots freed for a waiting attempt that has not run yet: nobody else may take them, or a
         # busy sender could starve the waiters (with no total timeout, for ever).
         self._reserved = 0
-        self._heads: dict[int, tuple[Mapping[str, str], bytes]] = {}
+        self._heads: PreparedHeaders[bytes] = PreparedHeaders(self._make_head)
         self._deadlines: SharedDeadlines[asyncio.Future[Any]] = SharedDeadlines(_expire)
 
     def _bind(self) -> asyncio.AbstractEventLoop:
@@ -161,7 +158,7 @@ class Http1Transport:
         if request.method == "HEAD":
             raise GettError("Http1Transport sends no HEAD requests (their answers have no body to read)")
         started = loop.time()
-        self._head(request.headers)  # refuses bad headers before a connection is taken (then kept ready)
+        self._heads.get(request.headers)  # refuses bad headers before a connection is taken (then kept ready)
         connection = await self._connection(loop, timeout, started)
         total = timeout.total
         if total is not None and loop.time() - started >= total:
@@ -302,7 +299,7 @@ class Http1Transport:
             target = quote(target, safe="/%:@!$&'()*+,;=-._~")
         if request.query:
             target += "?" + urlencode(request.query, quote_via=quote)
-        head = self._head(request.headers)
+        head = self._heads.get(request.headers)
         body = request.body
         if body is None:
             if request.write:  # a POST or DELETE without a body still says so (some front ends want it)
@@ -313,12 +310,8 @@ class Http1Transport:
             request.method.encode("ascii"), target.encode("ascii"), head, len(body), body
         )
 
-    def _head(self, headers: Mapping[str, str]) -> bytes:
-        """The header lines of ``headers`` with Host; the sender's long-lived sets are made once."""
-        if type(headers) is RedactedHeaders:
-            found = self._heads.get(id(headers))
-            if found is not None and found[0] is headers:
-                return found[1]
+    def _make_head(self, headers: Mapping[str, str]) -> bytes:
+        """The header lines of ``headers`` with Host (made once per set: `PreparedHeaders`)."""
         lines = [self._host_line]
         for name, value in headers.items():
             if not is_header_field(name, value):
@@ -327,12 +320,7 @@ class Http1Transport:
                 del lines
                 raise GettError(f"the {name!r} header holds characters an HTTP header cannot carry")
             lines.append(f"{name}: {value}\r\n".encode("ascii"))
-        head = b"".join(lines)
-        if type(headers) is RedactedHeaders:
-            if len(self._heads) >= _KEPT:
-                self._heads.clear()
-            self._heads[id(headers)] = (headers, head)
-        return head
+        return b"".join(lines)
 
 
 class _Connection(asyncio.Protocol):

@@ -11,7 +11,7 @@ import asyncio
 import ssl as ssl_module
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 from .._core.redact import RedactedHeaders
 from .._core.wire import ApiRequest, ApiResponse, Timeout
 from ..errors import APIConnectionError, APITimeoutError
-from .common import bind_loop, body_limit, describe_limits, too_large
+from .common import KEPT, PreparedHeaders, bind_loop, body_limit, describe_limits, too_large
 from .deadlines import SharedDeadlines
 
 
@@ -51,7 +51,7 @@ class AiohttpTransport:
         self._closed = False
         # What aiohttp is given for the sender's long-lived header sets and timeouts, made once
         # instead of on every request (docs/PERFORMANCE.md).
-        self._prepared: dict[int, tuple[RedactedHeaders, _WireHeaders]] = {}
+        self._prepared: PreparedHeaders[_WireHeaders] = PreparedHeaders(_WireHeaders)
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._deadlines = _Deadlines()
 
@@ -127,7 +127,7 @@ class AiohttpTransport:
                 self.base_url + request.path,
                 data=request.body,
                 params=request.query,
-                headers=self._headers(request.headers),
+                headers=self._prepared.get(request.headers),
                 allow_redirects=False,
                 timeout=self._timeout(timeout),
             ) as resp:
@@ -147,23 +147,11 @@ class AiohttpTransport:
                 _uncancel(task, cancelling)  # it expired as the answer came: the answer stands
         return ApiResponse(status, resp.headers, body), whole
 
-    def _headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """``headers`` as the multidict aiohttp would build of them on every request. Only the
-        sender's `RedactedHeaders` are kept, which nothing changes once made."""
-        if type(headers) is not RedactedHeaders:
-            return headers
-        found = self._prepared.get(id(headers))
-        if found is None or found[0] is not headers:
-            if len(self._prepared) >= _KEPT:  # per-call extra headers come and go
-                self._prepared.clear()
-            found = self._prepared[id(headers)] = (headers, _WireHeaders(headers))
-        return found[1]
-
     def _timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
         """aiohttp's connect and read limits, and the total where `_Deadlines` cannot keep it."""
         found = self._timeouts.get(timeout)
         if found is None:
-            if len(self._timeouts) >= _KEPT:
+            if len(self._timeouts) >= KEPT:
                 self._timeouts.clear()
             found = self._timeouts[timeout] = aiohttp.ClientTimeout(
                 total=None if _SHARED_DEADLINES else timeout.total, sock_connect=timeout.connect,
@@ -172,8 +160,6 @@ class AiohttpTransport:
         return found
 
 
-#: How many header sets and timeouts a transport keeps prepared.
-_KEPT = 16
 #: Python 3.10 cannot tell the deadline's cancel from somebody else's (no ``Task.cancelling``),
 #: so there aiohttp keeps its own timer per request.
 _SHARED_DEADLINES = sys.version_info >= (3, 11)
